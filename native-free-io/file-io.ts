@@ -1,0 +1,166 @@
+/**
+ * The seam every storage byte goes through. Production uses {@link NodeFileIo} (synchronous `node:fs` calls,
+ * made from worker threads); tests use `SimulatedFileIo` (simulated-file-io.ts), which keeps unsynced bytes apart
+ * and can "lose power": drop them, or keep a torn part of them, as a real power cut would. kill -9 alone cannot
+ * test this, because the kernel's page cache survives a process crash.
+ *
+ * Every method is synchronous: the bucket writer is a synchronous loop on its own thread (group commit falls out
+ * of it), and readers do short positioned reads.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export interface FileHandle {
+  readonly path: string;
+  /** Writes all of `data` at `position` (a positioned write; it never moves a cursor). */
+  write(data: Uint8Array, position: number): void;
+  /** Writes the buffers back to back starting at `position`, as one `writev` where the platform allows. */
+  writev(buffers: readonly Uint8Array[], position: number): void;
+  /** Reads up to `length` bytes at `position` into `target[offset..]`; returns the count read (0 at end of file). */
+  read(target: Uint8Array, offset: number, length: number, position: number): number;
+  /** `fdatasync`: every byte written so far is durable when it returns. Throws on failure (never retried). */
+  datasync(): void;
+  /** Sets the file length; bytes past the old end read as zeros. */
+  truncate(length: number): void;
+  size(): number;
+  close(): void;
+}
+
+export type OpenMode =
+  /** Existing file, read only. */
+  | 'read'
+  /** Existing file, read and write. */
+  | 'write'
+  /** New file, read and write; fails if it exists. */
+  | 'create';
+
+export interface FileIo {
+  open(filePath: string, mode: OpenMode): FileHandle;
+  exists(filePath: string): boolean;
+  /** Atomic replace of `to` by `from`. */
+  rename(from: string, to: string): void;
+  unlink(filePath: string): void;
+  mkdirp(dirPath: string): void;
+  /** Names of a directory's entries, sorted. */
+  readdir(dirPath: string): string[];
+  /** fsync of a directory, so that a create or rename in it survives power loss. */
+  syncDir(dirPath: string): void;
+}
+
+/** Reads a whole small file (meta.json, index headers) through the seam. */
+export function readWholeFile(io: FileIo, filePath: string): Buffer {
+  const handle = io.open(filePath, 'read');
+  try {
+    const size = handle.size();
+    const out = Buffer.allocUnsafe(size);
+    let done = 0;
+    while (done < size) {
+      const n = handle.read(out, done, size - done, done);
+      if (n === 0) break;
+      done += n;
+    }
+    return out.subarray(0, done);
+  } finally {
+    handle.close();
+  }
+}
+
+/**
+ * Writes a file so that it is either absent, the old version, or wholly the new one after a crash:
+ * write a temp file, fdatasync it, rename it over the target, fsync the directory.
+ */
+export function writeFileDurably(io: FileIo, filePath: string, data: Uint8Array): void {
+  const tmp = `${filePath}.tmp`;
+  if (io.exists(tmp)) io.unlink(tmp);
+  const handle = io.open(tmp, 'create');
+  try {
+    handle.write(data, 0);
+    handle.datasync();
+  } finally {
+    handle.close();
+  }
+  io.rename(tmp, filePath);
+  io.syncDir(path.dirname(filePath));
+}
+
+class NodeFileHandle implements FileHandle {
+  readonly path: string;
+  readonly #fd: number;
+  constructor(filePath: string, fd: number) {
+    this.path = filePath;
+    this.#fd = fd;
+  }
+  write(data: Uint8Array, position: number): void {
+    let done = 0;
+    while (done < data.length) {
+      done += fs.writeSync(this.#fd, data, done, data.length - done, position + done);
+    }
+  }
+  writev(buffers: readonly Uint8Array[], position: number): void {
+    if (buffers.length === 1) return this.write(buffers[0], position);
+    let total = 0;
+    for (const b of buffers) total += b.length;
+    const written = fs.writevSync(this.#fd, buffers as Uint8Array[], position);
+    if (written === total) return;
+    // A short writev (rare: signals, huge batches) finishes buffer by buffer.
+    let skip = written;
+    let pos = position + written;
+    for (const b of buffers) {
+      if (skip >= b.length) {
+        skip -= b.length;
+        continue;
+      }
+      const rest = b.subarray(skip);
+      skip = 0;
+      this.write(rest, pos);
+      pos += rest.length;
+    }
+  }
+  read(target: Uint8Array, offset: number, length: number, position: number): number {
+    return fs.readSync(this.#fd, target, offset, length, position);
+  }
+  datasync(): void {
+    fs.fdatasyncSync(this.#fd);
+  }
+  truncate(length: number): void {
+    fs.ftruncateSync(this.#fd, length);
+  }
+  size(): number {
+    return fs.fstatSync(this.#fd).size;
+  }
+  close(): void {
+    fs.closeSync(this.#fd);
+  }
+}
+
+export class NodeFileIo implements FileIo {
+  open(filePath: string, mode: OpenMode): FileHandle {
+    const flags = mode === 'read' ? 'r' : mode === 'write' ? 'r+' : 'wx+';
+    return new NodeFileHandle(filePath, fs.openSync(filePath, flags, 0o644));
+  }
+  exists(filePath: string): boolean {
+    return fs.existsSync(filePath);
+  }
+  rename(from: string, to: string): void {
+    fs.renameSync(from, to);
+  }
+  unlink(filePath: string): void {
+    fs.unlinkSync(filePath);
+  }
+  mkdirp(dirPath: string): void {
+    fs.mkdirSync(dirPath, { recursive: true });
+  }
+  readdir(dirPath: string): string[] {
+    return fs.readdirSync(dirPath).sort();
+  }
+  syncDir(dirPath: string): void {
+    const fd = fs.openSync(dirPath, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}
+
+export const nodeFileIo: FileIo = new NodeFileIo();

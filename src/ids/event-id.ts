@@ -1,0 +1,56 @@
+/**
+ * Event and transaction ids, laid out as SierraDB's (`uuid_v7_with_partition_hash`, `Transaction::new`).
+ *
+ *   event id = (ms48 << 80) | (rand12 << 68) | (0x7 << 64) | (0b10 << 62) | (hash << 46) | rand46
+ *
+ * Bytes 0-5 are the big-endian millisecond clock, the low nibble of byte 7 is 7 (SierraDB puts the version there),
+ * the variant is 10, and bits 61..46 carry the partition hash so that EGET can find the partition from the id.
+ *
+ * A transaction id is a v4 UUID whose byte-8 MSB says whether the transaction has one event (1) or several (0);
+ * multi-event transactions end with a commit record on disk.
+ */
+import { randomFillSync } from 'node:crypto';
+import { embedPartitionHash, type UuidBytes } from './partition-key.ts';
+
+const RANDOM_POOL_BYTES = 4096;
+const pool = Buffer.allocUnsafe(RANDOM_POOL_BYTES);
+let poolOffset = RANDOM_POOL_BYTES;
+
+function randomBytes(out: Uint8Array, offset: number, length: number): void {
+  if (poolOffset + length > RANDOM_POOL_BYTES) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  out.set(pool.subarray(poolOffset, poolOffset + length), offset);
+  poolOffset += length;
+}
+
+export function generateEventId(partitionHash: number, nowMs: number = Date.now(), out: UuidBytes = new Uint8Array(16)): UuidBytes {
+  randomBytes(out, 6, 10);
+  // 48-bit big-endian milliseconds.
+  const hi = Math.floor(nowMs / 0x1_0000_0000);
+  const lo = nowMs >>> 0;
+  out[0] = (hi >>> 8) & 0xff;
+  out[1] = hi & 0xff;
+  out[2] = (lo >>> 24) & 0xff;
+  out[3] = (lo >>> 16) & 0xff;
+  out[4] = (lo >>> 8) & 0xff;
+  out[5] = lo & 0xff;
+  out[7] = (out[7] & 0xf0) | 0x07;
+  out[8] = (out[8] & 0x3f) | 0x80;
+  embedPartitionHash(out, partitionHash);
+  return out;
+}
+
+export function generateTransactionId(eventCount: number, out: UuidBytes = new Uint8Array(16)): UuidBytes {
+  randomBytes(out, 0, 16);
+  out[6] = (out[6] & 0x0f) | 0x40; // version 4
+  out[8] = (out[8] & 0x3f) | 0x80; // variant 10
+  if (eventCount !== 1) out[8] &= 0x7f; // multi-event flag: MSB of byte 8 cleared
+  return out;
+}
+
+/** True when the transaction stands alone (one event, no commit record). */
+export function isSingleEventTransaction(transactionId: Uint8Array): boolean {
+  return (transactionId[8] & 0x80) !== 0;
+}
