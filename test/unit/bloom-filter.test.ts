@@ -1,0 +1,86 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { BloomFilter, BloomFilterFormatError } from '../../native-free-io/bloom-filter.ts';
+
+function keys(count: number): Buffer[] {
+  const all = randomBytes(count * 16);
+  return Array.from({ length: count }, (_, i) => all.subarray(i * 16, i * 16 + 16));
+}
+
+describe('BloomFilter', () => {
+  for (const rate of [0.01, 0.001]) {
+    it(`has no false negatives and about ${rate} false positives on 100k keys`, () => {
+      const present = keys(100_000);
+      const absent = keys(100_000);
+      const filter = BloomFilter.create(present.length, rate);
+      for (const k of present) filter.add(k);
+      for (const k of present) if (!filter.has(k)) throw new Error('false negative');
+      let falsePositives = 0;
+      for (const k of absent) if (filter.has(k)) falsePositives++;
+      const measured = falsePositives / absent.length;
+      expect(measured).toBeLessThan(rate * 1.4);
+      expect(measured).toBeGreaterThan(rate * 0.6);
+    });
+  }
+
+  it('hashes a string as its UTF-8 bytes', () => {
+    const filter = BloomFilter.create(10, 0.01);
+    filter.add('order-ü-42');
+    expect(filter.has(Buffer.from('order-ü-42', 'utf8'))).toBe(true);
+    filter.add(Buffer.from('user-1'));
+    expect(filter.has('user-1')).toBe(true);
+    const long = 'x'.repeat(1000);
+    filter.add(long);
+    expect(filter.has(long)).toBe(true);
+  });
+
+  it('round trips through serialize', () => {
+    const present = keys(5000);
+    const filter = BloomFilter.create(present.length, 0.01);
+    for (const k of present) filter.add(k);
+    const bytes = filter.serialize();
+    expect(bytes.length).toBe(filter.serializedBytes);
+    const copy = BloomFilter.deserialize(Buffer.from(bytes));
+    expect(copy.bitCount).toBe(filter.bitCount);
+    expect(copy.hashCount).toBe(filter.hashCount);
+    expect(copy.serialize().equals(bytes)).toBe(true);
+    for (const k of present) expect(copy.has(k)).toBe(true);
+    for (const k of keys(2000)) expect(copy.has(k)).toBe(filter.has(k));
+  });
+
+  it('sizes an empty filter for one key', () => {
+    const filter = BloomFilter.create(0, 0.01);
+    expect(filter.has('anything')).toBe(false);
+    expect(BloomFilter.deserialize(filter.serialize()).has('anything')).toBe(false);
+  });
+
+  it('rejects malformed bytes', () => {
+    const good = BloomFilter.create(100, 0.01).serialize();
+    expect(() => BloomFilter.deserialize(good.subarray(0, 7))).toThrow(BloomFilterFormatError);
+    expect(() => BloomFilter.deserialize(good.subarray(0, good.length - 1))).toThrow(BloomFilterFormatError);
+    const badScheme = Buffer.from(good);
+    badScheme[5] = 2;
+    expect(() => BloomFilter.deserialize(badScheme)).toThrow(BloomFilterFormatError);
+    const badK = Buffer.from(good);
+    badK[4] = 0;
+    expect(() => BloomFilter.deserialize(badK)).toThrow(BloomFilterFormatError);
+    const reserved = Buffer.from(good);
+    reserved[7] = 1;
+    expect(() => BloomFilter.deserialize(reserved)).toThrow(BloomFilterFormatError);
+    expect(() => BloomFilter.create(10, 0)).toThrow(RangeError);
+    expect(() => BloomFilter.create(-1, 0.01)).toThrow(RangeError);
+  });
+
+  it('prints its has() rate for 16-byte keys', () => {
+    const present = keys(100_000);
+    const filter = BloomFilter.create(present.length, 0.01);
+    for (const k of present) filter.add(k);
+    const probes = [...present.slice(0, 50_000), ...keys(50_000)];
+    let hits = 0;
+    const started = performance.now();
+    for (let round = 0; round < 10; round++) for (const k of probes) if (filter.has(k)) hits++;
+    const seconds = (performance.now() - started) / 1000;
+    console.log(`bloom has(): ${Math.round((probes.length * 10) / seconds).toLocaleString('en')} ops/s (16-byte keys, 1%, checksum ${hits})`);
+    expect(hits).toBeGreaterThanOrEqual(500_000);
+  });
+});
