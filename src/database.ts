@@ -1,0 +1,399 @@
+/**
+ * The embedded API: `open(dir, options)` returns a Database that appends and reads events in-process. The RESP
+ * server is a thin layer over exactly this.
+ *
+ * By default the work runs on threads: one write worker per bucket (group commit, behind SharedArrayBuffer ring
+ * queues) and a piscina pool of readers. `threads: false` runs the same engine on the calling thread, which the
+ * simulation and power-loss tests use with a simulated disk.
+ */
+import type { Logger } from 'pino';
+import { nodeFileIo, type FileIo } from '../native-free-io/file-io.ts';
+import { openMeta } from '../native-free-io/data-layout.ts';
+import { decodeEventRecord, EVENT_NAME_BYTES_MAX, STREAM_ID_BYTES_MAX, type StoredEvent } from '../native-free-io/segment-format.ts';
+import { generateEventId, generateTransactionId } from './ids/event-id.ts';
+import {
+  bucketIdForPartition,
+  formatUuid,
+  parseUuid,
+  partitionHash,
+  partitionKeyForStream,
+} from './ids/partition-key.ts';
+import { InProcessReadBackend, InProcessWriteBackend, type ReadBackend, type WriteBackend } from './engine/backends.ts';
+import { BucketWriter, type BucketWriterStats, type EventRequest, type TransactionRequest } from './engine/bucket-writer.ts';
+import { EngineError } from './engine/engine-error.ts';
+import { expectedKindOf, type ExpectedVersion } from './engine/expected-version.ts';
+import { forEachRecord, StoreReader, type RecordBatch } from './engine/store-reader.ts';
+import { SharedState } from './threads/shared-state.ts';
+
+export type { ExpectedVersion } from './engine/expected-version.ts';
+export { EngineError, CorruptRecordError } from './engine/engine-error.ts';
+
+export interface DatabaseOptions {
+  bucketCount?: number;
+  partitionCount?: number;
+  segmentSizeBytes?: number;
+  /** SierraDB's strict mode: EXPECTED_VERSION must be `empty` or a number. Off by default (see shared/README). */
+  strictVersioning?: boolean;
+  /** Per bucket: streams whose last version is in a sealed segment, kept resident. */
+  streamCacheEntries?: number;
+  /** Worker threads (the default), or false to run everything on the calling thread. */
+  threads?: { write?: number; read?: number } | false;
+  /** File I/O seam; only with `threads: false` (the simulated disk lives in this thread). */
+  io?: FileIo;
+  logger?: Logger;
+}
+
+export const DEFAULTS = {
+  bucketCount: 4,
+  partitionCount: 32,
+  segmentSizeBytes: 256 * 1024 * 1024,
+  segmentSizeBytesMin: 4096,
+  strictVersioning: false,
+  streamCacheEntries: 100_000,
+  readThreads: 2,
+} as const;
+
+export type Bytes = Uint8Array | string;
+
+export interface AppendOptions {
+  eventId?: Bytes;
+  partitionKey?: Bytes;
+  expectedVersion?: ExpectedVersion;
+  timestampMs?: number;
+  payload?: Bytes;
+  metadata?: Bytes;
+}
+
+export interface AppendResult {
+  eventId: string;
+  partitionKey: string;
+  partitionId: number;
+  partitionSequence: number;
+  streamVersion: number;
+  timestampMs: number;
+}
+
+export interface MultiAppendEvent extends Omit<AppendOptions, 'partitionKey'> {
+  streamId: string;
+  eventName: string;
+}
+
+export interface MultiAppendResult {
+  partitionKey: string;
+  partitionId: number;
+  firstPartitionSequence: number;
+  lastPartitionSequence: number;
+  events: { eventId: string; streamId: string; streamVersion: number; timestampMs: number }[];
+}
+
+/** An event as returned by reads. */
+export interface EventRecord {
+  eventId: string;
+  partitionKey: string;
+  partitionId: number;
+  transactionId: string;
+  partitionSequence: number;
+  streamVersion: number;
+  timestampMs: number;
+  streamId: string;
+  eventName: string;
+  metadata: Buffer;
+  payload: Buffer;
+}
+
+export interface ScanPage {
+  events: EventRecord[];
+  hasMore: boolean;
+}
+
+/** The largest millisecond timestamp whose nanoseconds fit in a u64 (SierraDB stores nanoseconds). */
+const TIMESTAMP_MS_MAX = 18_446_744_073_709;
+
+export class Database {
+  readonly dir: string;
+  readonly bucketCount: number;
+  readonly partitionCount: number;
+  readonly segmentSizeBytes: number;
+  readonly strictVersioning: boolean;
+  readonly sharedState: SharedState;
+  readonly #writes: WriteBackend;
+  readonly #reads: ReadBackend;
+  #closed = false;
+
+  /** Use {@link open}. */
+  constructor(init: {
+    dir: string;
+    bucketCount: number;
+    partitionCount: number;
+    segmentSizeBytes: number;
+    strictVersioning: boolean;
+    sharedState: SharedState;
+    writes: WriteBackend;
+    reads: ReadBackend;
+  }) {
+    this.dir = init.dir;
+    this.bucketCount = init.bucketCount;
+    this.partitionCount = init.partitionCount;
+    this.segmentSizeBytes = init.segmentSizeBytes;
+    this.strictVersioning = init.strictVersioning;
+    this.sharedState = init.sharedState;
+    this.#writes = init.writes;
+    this.#reads = init.reads;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Writes
+
+  async append(streamId: string, eventName: string, options: AppendOptions = {}): Promise<AppendResult> {
+    this.#assertOpen();
+    const partitionKey = options.partitionKey !== undefined ? toUuid(options.partitionKey, 'partition key') : partitionKeyForStream(streamId);
+    const hash = partitionHash(partitionKey);
+    const partitionId = hash % this.partitionCount;
+    const event = this.#eventRequest(streamId, eventName, options, hash, Date.now());
+    const t: TransactionRequest = { partitionKey, partitionId, transactionId: generateTransactionId(1), events: [event] };
+    const outcome = await this.#writes.submit(bucketIdForPartition(partitionId, this.bucketCount), t);
+    if (!outcome.ok) throw outcome.error;
+    return {
+      eventId: formatUuid(event.eventId),
+      partitionKey: formatUuid(partitionKey),
+      partitionId,
+      partitionSequence: outcome.firstSequence,
+      streamVersion: outcome.versions[0],
+      timestampMs: event.timestampMs,
+    };
+  }
+
+  /** Appends events to one or more streams of one partition atomically: all of them or none. */
+  async appendMulti(partitionKeyInput: Bytes, events: readonly MultiAppendEvent[]): Promise<MultiAppendResult> {
+    this.#assertOpen();
+    if (events.length === 0) throw new EngineError('INVALIDARG', 'at least one event is required');
+    const partitionKey = toUuid(partitionKeyInput, 'partition key');
+    const hash = partitionHash(partitionKey);
+    const partitionId = hash % this.partitionCount;
+    const now = Date.now();
+    const requests = events.map((e) => this.#eventRequest(e.streamId, e.eventName, e, hash, now));
+    const t: TransactionRequest = { partitionKey, partitionId, transactionId: generateTransactionId(requests.length), events: requests };
+    const outcome = await this.#writes.submit(bucketIdForPartition(partitionId, this.bucketCount), t);
+    if (!outcome.ok) throw outcome.error;
+    return {
+      partitionKey: formatUuid(partitionKey),
+      partitionId,
+      firstPartitionSequence: outcome.firstSequence,
+      lastPartitionSequence: outcome.firstSequence + requests.length - 1,
+      events: requests.map((r, i) => ({
+        eventId: formatUuid(r.eventId),
+        streamId: events[i].streamId,
+        streamVersion: outcome.versions[i],
+        timestampMs: r.timestampMs,
+      })),
+    };
+  }
+
+  #eventRequest(streamId: string, eventName: string, o: AppendOptions, hash: number, now: number): EventRequest {
+    const streamIdBytes = Buffer.from(streamId, 'utf8');
+    if (streamIdBytes.length === 0 || streamIdBytes.length > STREAM_ID_BYTES_MAX || streamIdBytes.includes(0)) {
+      throw new EngineError('INVALIDARG', `invalid stream id: must be 1 to ${STREAM_ID_BYTES_MAX} bytes of UTF-8 without NUL`);
+    }
+    const eventNameBytes = Buffer.from(eventName, 'utf8');
+    if (eventNameBytes.length > EVENT_NAME_BYTES_MAX) {
+      throw new EngineError('DBOPFAILED', `database operation failed: string too long: length is ${eventNameBytes.length}, maximum allowed is ${EVENT_NAME_BYTES_MAX}`);
+    }
+    const expected = o.expectedVersion ?? 'any';
+    if (this.strictVersioning && (expected === 'any' || expected === 'exists')) {
+      throw new EngineError('INVALIDARG', `strict versioning mode rejects EXPECTED_VERSION ${expected}`);
+    }
+    if (typeof expected === 'number' && !(Number.isSafeInteger(expected) && expected >= 0)) {
+      throw new EngineError('INVALIDARG', 'expected version must be a non-negative integer');
+    }
+    const timestampMs = o.timestampMs ?? now;
+    if (!Number.isSafeInteger(timestampMs) || timestampMs < 0 || timestampMs > TIMESTAMP_MS_MAX) {
+      throw new EngineError('INVALIDARG', 'invalid timestamp format: expected milliseconds, got nanoseconds');
+    }
+    return {
+      eventId: o.eventId !== undefined ? toUuid(o.eventId, 'event id') : generateEventId(hash, now),
+      streamId: streamIdBytes,
+      eventName: eventNameBytes,
+      expectedKind: expectedKindOf(expected),
+      expectedVersion: typeof expected === 'number' ? expected : 0,
+      timestampMs,
+      metadata: toBytes(o.metadata),
+      payload: toBytes(o.payload),
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Reads
+
+  async getEvent(eventId: Bytes): Promise<EventRecord | undefined> {
+    this.#assertOpen();
+    return decodeBatch(await this.getEventRaw(toUuid(eventId, 'event id')))[0];
+  }
+
+  /** The raw record (for the server, which encodes replies straight from record bytes). */
+  getEventRaw(eventId: Uint8Array): Promise<RecordBatch> {
+    return this.#reads.getEvent(eventId);
+  }
+
+  /** Events of `streamId` with versions in [from, to] (inclusive), at most `count` (default 100). */
+  async scanStream(streamId: string, from = 0, to = Number.MAX_SAFE_INTEGER, options: { partitionKey?: Bytes; count?: number } = {}): Promise<ScanPage> {
+    this.#assertOpen();
+    const r = await this.scanStreamRaw(streamId, from, to, options.count ?? 100, options.partitionKey !== undefined ? toUuid(options.partitionKey, 'partition key') : undefined);
+    return { events: decodeBatch(r), hasMore: r.hasMore };
+  }
+
+  scanStreamRaw(streamId: string, from: number, to: number, count: number, partitionKey?: Uint8Array) {
+    return this.#reads.scanStream(streamId, partitionKey, from, to, count);
+  }
+
+  /** The stream's latest version, or undefined if it has no events. */
+  async streamVersion(streamId: string, options: { partitionKey?: Bytes } = {}): Promise<number | undefined> {
+    this.#assertOpen();
+    const v = await this.#reads.streamVersion(streamId, options.partitionKey !== undefined ? toUuid(options.partitionKey, 'partition key') : undefined);
+    return v < 0 ? undefined : v;
+  }
+
+  /** Events of a partition (id, or a UUID partition key) with sequences in [from, to], at most `count` (default 100). */
+  async scanPartition(partition: number | Bytes, from = 0, to = Number.MAX_SAFE_INTEGER, options: { count?: number } = {}): Promise<ScanPage> {
+    this.#assertOpen();
+    const r = await this.scanPartitionRaw(this.partitionIdOf(partition), from, to, options.count ?? 100);
+    return { events: decodeBatch(r), hasMore: r.hasMore };
+  }
+
+  scanPartitionRaw(partitionId: number, from: number, to: number, count: number) {
+    return this.#reads.scanPartition(partitionId, from, to, count);
+  }
+
+  /** The partition's latest durable sequence, or undefined if it is empty. */
+  partitionSequence(partition: number | Bytes): number | undefined {
+    this.#assertOpen();
+    const w = this.sharedState.watermark(this.partitionIdOf(partition));
+    return w === 0 ? undefined : w - 1;
+  }
+
+  partitionIdOf(partition: number | Bytes): number {
+    if (typeof partition === 'number') {
+      if (!Number.isInteger(partition) || partition < 0 || partition >= this.partitionCount) {
+        throw new EngineError('INVALIDARG', `partition id ${partition} is out of range 0..${this.partitionCount - 1}`);
+      }
+      return partition;
+    }
+    return partitionHash(toUuid(partition, 'partition key')) % this.partitionCount;
+  }
+
+  writerStats(): Promise<BucketWriterStats[]> {
+    return this.#writes.stats();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#writes.close();
+    await this.#reads.close();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new EngineError('WRITEERR', 'the database is closed');
+  }
+}
+
+export async function open(dir: string, options: DatabaseOptions = {}): Promise<Database> {
+  const bucketCount = options.bucketCount ?? DEFAULTS.bucketCount;
+  const partitionCount = options.partitionCount ?? DEFAULTS.partitionCount;
+  const segmentSizeBytes = options.segmentSizeBytes ?? DEFAULTS.segmentSizeBytes;
+  if (!(Number.isInteger(bucketCount) && bucketCount >= 1 && bucketCount <= partitionCount)) {
+    throw new RangeError(`bucket count must be between 1 and the partition count (${partitionCount})`);
+  }
+  if (!(Number.isInteger(partitionCount) && partitionCount >= 1 && partitionCount <= 65536)) throw new RangeError('partition count must be 1..65536');
+  if (!(Number.isInteger(segmentSizeBytes) && segmentSizeBytes >= DEFAULTS.segmentSizeBytesMin && segmentSizeBytes <= 2 ** 40)) {
+    throw new RangeError(`segment size must be at least ${DEFAULTS.segmentSizeBytesMin} bytes`);
+  }
+  const io = options.io ?? nodeFileIo;
+  openMeta(io, dir, { bucketCount, partitionCount, segmentSizeBytes });
+  const sharedState = SharedState.create(bucketCount, partitionCount);
+  const common = {
+    dir,
+    bucketCount,
+    partitionCount,
+    segmentSizeBytes,
+    strictVersioning: options.strictVersioning ?? DEFAULTS.strictVersioning,
+    sharedState,
+  };
+  if (options.threads === false) {
+    const writers = Array.from({ length: bucketCount }, (_, bucketId) =>
+      BucketWriter.open({
+        io,
+        dir,
+        bucketId,
+        partitionCount,
+        bucketCount,
+        segmentSizeBytes,
+        streamCacheEntries: options.streamCacheEntries ?? DEFAULTS.streamCacheEntries,
+        sharedState,
+        logger: options.logger,
+      }),
+    );
+    const reader = new StoreReader({ io, dir, bucketCount, partitionCount, segmentSizeBytes, sharedState, logger: options.logger });
+    return new Database({ ...common, writes: new InProcessWriteBackend(writers), reads: new InProcessReadBackend(reader) });
+  }
+  if (options.io !== undefined) throw new RangeError('a custom FileIo needs threads: false');
+  const { openThreadedBackends } = await import('./engine/threaded-backends.ts');
+  const backends = await openThreadedBackends({
+    dir,
+    bucketCount,
+    partitionCount,
+    segmentSizeBytes,
+    sharedState,
+    streamCacheEntries: options.streamCacheEntries ?? DEFAULTS.streamCacheEntries,
+    writeThreads: options.threads?.write ?? bucketCount,
+    readThreads: options.threads?.read ?? DEFAULTS.readThreads,
+    logLevel: options.logger?.level,
+  });
+  return new Database({ ...common, ...backends });
+}
+
+export function decodeEvent(buf: Buffer, at: number): EventRecord {
+  return toEventRecord(decodeEventRecord(buf, at));
+}
+
+export function toEventRecord(e: StoredEvent): EventRecord {
+  return {
+    eventId: formatUuid(e.eventId),
+    partitionKey: formatUuid(e.partitionKey),
+    partitionId: e.partitionId,
+    transactionId: formatUuid(e.transactionId),
+    partitionSequence: e.partitionSequence,
+    streamVersion: e.streamVersion,
+    timestampMs: e.timestampMs,
+    streamId: e.streamId,
+    eventName: e.eventName,
+    metadata: e.metadata,
+    payload: e.payload,
+  };
+}
+
+export function decodeBatch(batch: RecordBatch): EventRecord[] {
+  const out: EventRecord[] = [];
+  forEachRecord(batch, (buf, at) => out.push(decodeEvent(buf, at)));
+  return out;
+}
+
+function toUuid(value: Bytes, what: string): Uint8Array {
+  if (typeof value !== 'string') {
+    if (value.length !== 16) throw new EngineError('INVALIDARG', `invalid ${what}: expected 16 bytes`);
+    return value;
+  }
+  const u = parseUuid(value);
+  if (u === undefined) throw new EngineError('INVALIDARG', `invalid ${what}: '${value}' is not a UUID`);
+  return u;
+}
+
+function toBytes(value: Bytes | undefined): Uint8Array {
+  if (value === undefined) return EMPTY;
+  return typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+}
+
+const EMPTY = new Uint8Array(0);

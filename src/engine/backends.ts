@@ -1,0 +1,94 @@
+/**
+ * How the Database reaches its writers and readers. Production uses worker threads (write workers behind ring
+ * queues, a piscina read pool); the in-process backends run the same BucketWriter and StoreReader on the calling
+ * thread, which is what the deterministic simulation and power-loss tests drive (the simulated disk lives in this
+ * thread's memory).
+ */
+import type { BucketWriter, BucketWriterStats, TransactionOutcome, TransactionRequest } from './bucket-writer.ts';
+import type { RecordBatch, ScanResult, StoreReader } from './store-reader.ts';
+
+export interface WriteBackend {
+  submit(bucketId: number, t: TransactionRequest): Promise<TransactionOutcome>;
+  stats(): Promise<BucketWriterStats[]>;
+  close(): Promise<void>;
+}
+
+export interface ReadBackend {
+  getEvent(eventId: Uint8Array): Promise<RecordBatch>;
+  scanStream(streamId: string, partitionKey: Uint8Array | undefined, from: number, to: number, count: number): Promise<ScanResult>;
+  streamVersion(streamId: string, partitionKey: Uint8Array | undefined): Promise<number>;
+  scanPartition(partitionId: number, from: number, to: number, count: number): Promise<ScanResult>;
+  close(): Promise<void>;
+}
+
+interface Pending {
+  t: TransactionRequest;
+  resolve: (o: TransactionOutcome) => void;
+}
+
+/**
+ * Writers on this thread. Appends submitted in the same turn of the event loop form one batch per bucket (one
+ * write, one fdatasync), which mirrors what the write worker's loop does under load.
+ */
+export class InProcessWriteBackend implements WriteBackend {
+  readonly #writers: BucketWriter[];
+  readonly #queues: Pending[][];
+  #scheduled = false;
+
+  constructor(writers: BucketWriter[]) {
+    this.#writers = writers;
+    this.#queues = writers.map(() => []);
+  }
+
+  submit(bucketId: number, t: TransactionRequest): Promise<TransactionOutcome> {
+    return new Promise((resolve) => {
+      this.#queues[bucketId].push({ t, resolve });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => this.#run());
+      }
+    });
+  }
+
+  #run(): void {
+    this.#scheduled = false;
+    for (let b = 0; b < this.#writers.length; b++) {
+      const queue = this.#queues[b];
+      if (queue.length === 0) continue;
+      this.#queues[b] = [];
+      const outcomes = this.#writers[b].appendBatch(queue.map((p) => p.t));
+      for (let i = 0; i < queue.length; i++) queue[i].resolve(outcomes[i]);
+    }
+  }
+
+  async stats(): Promise<BucketWriterStats[]> {
+    return this.#writers.map((w) => ({ ...w.stats }));
+  }
+
+  async close(): Promise<void> {
+    if (this.#queues.some((q) => q.length > 0)) this.#run();
+    for (const w of this.#writers) w.close();
+  }
+}
+
+export class InProcessReadBackend implements ReadBackend {
+  readonly #reader: StoreReader;
+  constructor(reader: StoreReader) {
+    this.#reader = reader;
+  }
+  async getEvent(eventId: Uint8Array): Promise<RecordBatch> {
+    return this.#reader.getEvent(eventId);
+  }
+  async scanStream(streamId: string, partitionKey: Uint8Array | undefined, from: number, to: number, count: number): Promise<ScanResult> {
+    return this.#reader.scanStream(streamId, partitionKey, from, to, count);
+  }
+  async streamVersion(streamId: string, partitionKey: Uint8Array | undefined): Promise<number> {
+    return this.#reader.streamVersion(streamId, partitionKey);
+  }
+  async scanPartition(partitionId: number, from: number, to: number, count: number): Promise<ScanResult> {
+    return this.#reader.scanPartition(partitionId, from, to, count);
+  }
+  async close(): Promise<void> {
+    this.#reader.close();
+  }
+}

@@ -1,0 +1,506 @@
+/**
+ * The single writer of one bucket: it owns the bucket's active segment, its live indexes, its partitions' next
+ * sequences and its streams' versions. Everything here is synchronous; the write worker drives it from a loop, and
+ * the in-process engine from a microtask.
+ *
+ * Group commit: a batch is staged (validated, sequenced, encoded into one buffer), then written with one positioned
+ * write and made durable with one fdatasync, and only then applied to the live state, published to readers and
+ * acknowledged. Appends that arrive while an fdatasync is in flight form the next batch, so batches grow with load.
+ *
+ * Failure policy:
+ * - A failed write (ENOSPC, EIO) rolls the batch back: the file is cut back to the last durable offset and the
+ *   batch's transactions fail with WRITEERR; later batches may succeed (space may come back).
+ * - A failed fdatasync poisons the bucket ("fsyncgate"): the kernel may have dropped the dirty pages, so retrying
+ *   could acknowledge data that is gone. Every later append fails until the database is reopened and recovery
+ *   has re-read what is really on disk.
+ */
+import type { Logger } from 'pino';
+import type { FileHandle, FileIo } from '../../native-free-io/file-io.ts';
+import { DATA_FILE, listSegmentIds, segmentDir, segmentFile, segmentsDir } from '../../native-free-io/data-layout.ts';
+import {
+  COMMIT_RECORD_BYTES,
+  decodeSegmentHeader,
+  encodeCommitRecord,
+  encodeEventRecord,
+  encodeSegmentHeader,
+  eventRecordBytes,
+  SEGMENT_HEADER_BYTES,
+  type EventFields,
+} from '../../native-free-io/segment-format.ts';
+import { scanCommitted } from '../../native-free-io/segment-scanner.ts';
+import { formatUuid } from '../ids/partition-key.ts';
+import type { SharedState } from '../threads/shared-state.ts';
+import { EngineError } from './engine-error.ts';
+import { nextVersion, wrongVersionError } from './expected-version.ts';
+import { LruCache } from './lru-cache.ts';
+import { SealedSegment } from './sealed-segment.ts';
+import { SegmentIndex } from './segment-index.ts';
+
+export interface EventRequest {
+  eventId: Uint8Array;
+  streamId: Buffer; // UTF-8, 1..64 bytes
+  eventName: Buffer; // UTF-8, 0..255 bytes
+  expectedKind: number; // ExpectedKind
+  expectedVersion: number;
+  timestampMs: number;
+  metadata: Uint8Array;
+  payload: Uint8Array;
+}
+
+export interface TransactionRequest {
+  partitionKey: Uint8Array;
+  partitionId: number;
+  transactionId: Uint8Array;
+  events: EventRequest[];
+}
+
+export type TransactionOutcome =
+  | { ok: true; firstSequence: number; versions: number[] }
+  | { ok: false; error: EngineError };
+
+export interface BucketWriterOptions {
+  io: FileIo;
+  dir: string;
+  bucketId: number;
+  partitionCount: number;
+  bucketCount: number;
+  segmentSizeBytes: number;
+  /** Streams whose last version lives in a sealed segment, kept resident (LRU). */
+  streamCacheEntries: number;
+  sharedState?: SharedState;
+  logger?: Logger;
+  /** Clock for new segment headers (tests pin it). */
+  now?: () => number;
+}
+
+export interface BucketWriterStats {
+  batches: number;
+  fsyncs: number;
+  events: number;
+  transactions: number;
+  failedTransactions: number;
+  rollovers: number;
+  bytesWritten: number;
+}
+
+interface StreamState {
+  partitionKey: Uint8Array;
+  lastVersion: number;
+}
+
+interface StagedEvent {
+  eventId: Uint8Array;
+  partitionId: number;
+  sequence: number;
+  streamId: string;
+  partitionKey: Uint8Array;
+  version: number;
+  /** Offset in the segment file once written. */
+  offset: number;
+}
+
+const BATCH_BUFFER_INITIAL_BYTES = 1 << 20;
+
+export class BucketWriter {
+  readonly bucketId: number;
+  readonly stats: BucketWriterStats = { batches: 0, fsyncs: 0, events: 0, transactions: 0, failedTransactions: 0, rollovers: 0, bytesWritten: 0 };
+
+  readonly #o: BucketWriterOptions;
+  readonly #log: Logger | undefined;
+  readonly #sealed: SealedSegment[] = []; // ascending segment id
+  #segmentId = 0;
+  #data!: FileHandle;
+  /** Durable end of the active segment: everything below it is fdatasynced. */
+  #durableOffset = SEGMENT_HEADER_BYTES;
+  #live = new SegmentIndex();
+  readonly #nextSequence = new Map<number, number>();
+  readonly #streamCache: LruCache<string, StreamState>;
+  #poisoned: Error | undefined;
+  #closed = false;
+
+  // The batch being staged.
+  #buf: Buffer = Buffer.allocUnsafe(BATCH_BUFFER_INITIAL_BYTES);
+  #bufLength = 0;
+  #stagedEvents: StagedEvent[] = [];
+  #stagedStreams = new Map<string, StreamState>();
+  #stagedSequences = new Map<number, number>();
+  /** Outcomes of staged transactions; a successful one stays provisional until the batch is durable. */
+  #outcomes: TransactionOutcome[] = [];
+  /** Indexes into #outcomes of the transactions staged since the last flush. */
+  #unflushed: number[] = [];
+
+  private constructor(o: BucketWriterOptions) {
+    this.#o = o;
+    this.bucketId = o.bucketId;
+    this.#log = o.logger;
+    this.#streamCache = new LruCache(Math.max(1, o.streamCacheEntries));
+  }
+
+  /** Opens the bucket: recovers the active segment, loads sealed indexes, publishes the recovered state. */
+  static open(o: BucketWriterOptions): BucketWriter {
+    const w = new BucketWriter(o);
+    w.#recover();
+    return w;
+  }
+
+  get segmentId(): number {
+    return this.#segmentId;
+  }
+
+  get durableOffset(): number {
+    return this.#durableOffset;
+  }
+
+  get poisoned(): Error | undefined {
+    return this.#poisoned;
+  }
+
+  nextSequence(partitionId: number): number {
+    return this.#nextSequence.get(partitionId) ?? 0;
+  }
+
+  /** The stream's last durable version, or -1 (for tests and tools). */
+  streamVersion(streamId: string): number {
+    return this.#streamState(streamId)?.lastVersion ?? -1;
+  }
+
+  cacheStats(): { hits: number; misses: number; entries: number; evictions: number; capacity: number } {
+    const c = this.#streamCache;
+    return { hits: c.hits, misses: c.misses, entries: c.size, evictions: c.evictions, capacity: c.capacity };
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Appending
+
+  /** Stages, writes and syncs the transactions as one batch; returns one outcome per transaction, in order. */
+  appendBatch(transactions: readonly TransactionRequest[]): TransactionOutcome[] {
+    for (const t of transactions) this.stage(t);
+    return this.commitBatch();
+  }
+
+  /** Validates and encodes one transaction into the current batch. Its outcome comes from {@link commitBatch}. */
+  stage(t: TransactionRequest): void {
+    const index = this.#outcomes.length;
+    const failure = this.#stageOrFail(t);
+    if (failure !== undefined) {
+      this.#outcomes.push({ ok: false, error: failure });
+      this.stats.failedTransactions++;
+    } else {
+      this.#unflushed.push(index);
+    }
+  }
+
+  /** Writes and fdatasyncs the staged batch, applies it, publishes it; returns the outcomes and resets. */
+  commitBatch(): TransactionOutcome[] {
+    this.#flush();
+    const outcomes = this.#outcomes;
+    this.#outcomes = [];
+    this.stats.batches++;
+    return outcomes;
+  }
+
+  #stageOrFail(t: TransactionRequest): EngineError | undefined {
+    if (this.#closed) return new EngineError('WRITEERR', `bucket ${this.bucketId} is closed`);
+    if (this.#poisoned !== undefined) {
+      return new EngineError('WRITEERR', `bucket ${this.bucketId} stopped accepting writes after an fsync failure (${this.#poisoned.message}); reopen the database`);
+    }
+    if (t.events.length === 0) return new EngineError('INVALIDARG', 'a transaction needs at least one event');
+    let size = t.events.length > 1 ? COMMIT_RECORD_BYTES : 0;
+    for (const e of t.events) size += eventRecordBytes(e.streamId.length, e.eventName.length, e.metadata.length, e.payload.length);
+    const capacity = this.#o.segmentSizeBytes - SEGMENT_HEADER_BYTES;
+    if (size > capacity) return new EngineError('DBOPFAILED', 'database operation failed: events exceed the size of a single segment');
+    if (this.#durableOffset + this.#bufLength + size > this.#o.segmentSizeBytes) {
+      // The transaction does not fit in the active segment: make what is staged durable there, then roll over.
+      this.#flush();
+      if (this.#poisoned !== undefined) return this.#stageOrFail(t);
+      try {
+        this.#rollover();
+      } catch (err) {
+        this.#poison(err as Error);
+        return this.#stageOrFail(t);
+      }
+    }
+
+    // Validate every event against the running state; nothing is changed until all pass.
+    const local = new Map<string, StreamState>();
+    const versions: number[] = new Array(t.events.length);
+    for (let i = 0; i < t.events.length; i++) {
+      const e = t.events[i];
+      const streamId = e.streamId.toString('utf8');
+      const current = local.get(streamId) ?? this.#stagedStreams.get(streamId) ?? this.#streamState(streamId);
+      if (current !== undefined && !bytesEqual(current.partitionKey, t.partitionKey)) {
+        return new EngineError(
+          'DBOPFAILED',
+          `database operation failed: partition key must be the same for all events in a stream: expected ${formatUuid(current.partitionKey)}, got ${formatUuid(t.partitionKey)}`,
+        );
+      }
+      const cur = current?.lastVersion ?? -1;
+      const v = nextVersion(e.expectedKind, e.expectedVersion, cur);
+      if (v < 0) return wrongVersionError(cur, e.expectedKind, e.expectedVersion, t.partitionKey, streamId);
+      versions[i] = v;
+      local.set(streamId, { partitionKey: t.partitionKey, lastVersion: v });
+    }
+
+    // Sequence and encode.
+    const firstSequence = this.#stagedSequences.get(t.partitionId) ?? this.nextSequence(t.partitionId);
+    this.#ensureCapacity(size);
+    const fields: EventFields = {
+      eventId: t.events[0].eventId,
+      partitionKey: t.partitionKey,
+      transactionId: t.transactionId,
+      partitionId: t.partitionId,
+      timestampMs: 0,
+      streamId: t.events[0].streamId,
+      eventName: t.events[0].eventName,
+      metadata: t.events[0].metadata,
+      payload: t.events[0].payload,
+    };
+    for (let i = 0; i < t.events.length; i++) {
+      const e = t.events[i];
+      fields.eventId = e.eventId;
+      fields.timestampMs = e.timestampMs;
+      fields.streamId = e.streamId;
+      fields.eventName = e.eventName;
+      fields.metadata = e.metadata;
+      fields.payload = e.payload;
+      const sequence = firstSequence + i;
+      const at = this.#bufLength;
+      this.#bufLength += encodeEventRecord(this.#buf, at, fields, sequence, versions[i]);
+      this.#stagedEvents.push({
+        eventId: e.eventId,
+        partitionId: t.partitionId,
+        sequence,
+        streamId: e.streamId.toString('utf8'),
+        partitionKey: t.partitionKey,
+        version: versions[i],
+        offset: this.#durableOffset + at,
+      });
+    }
+    if (t.events.length > 1) {
+      this.#bufLength += encodeCommitRecord(this.#buf, this.#bufLength, t.transactionId, t.events.length, firstSequence, t.events[0].timestampMs);
+    }
+    for (const [streamId, state] of local) this.#stagedStreams.set(streamId, state);
+    this.#stagedSequences.set(t.partitionId, firstSequence + t.events.length);
+    this.#outcomes.push({ ok: true, firstSequence, versions });
+    this.stats.transactions++;
+    return undefined;
+  }
+
+  #ensureCapacity(extra: number): void {
+    const need = this.#bufLength + extra;
+    if (need <= this.#buf.length) return;
+    let size = this.#buf.length;
+    while (size < need) size *= 2;
+    const grown = Buffer.allocUnsafe(size);
+    this.#buf.copy(grown, 0, 0, this.#bufLength);
+    this.#buf = grown;
+  }
+
+  /** Writes and syncs what is staged; on success applies and publishes it, on failure fails those transactions. */
+  #flush(): void {
+    if (this.#bufLength === 0) {
+      this.#resetStaging();
+      return;
+    }
+    const start = this.#durableOffset;
+    const length = this.#bufLength;
+    try {
+      this.#data.write(this.#buf.subarray(0, length), start);
+    } catch (err) {
+      this.#log?.error({ bucket: this.bucketId, segment: this.#segmentId, offset: start, err: String(err) }, 'segment write failed; rolling the batch back');
+      this.#failUnflushed(new EngineError('WRITEERR', `write failed: ${(err as Error).message}`));
+      this.#rollBackTo(start);
+      return;
+    }
+    try {
+      this.#data.datasync();
+    } catch (err) {
+      this.#poison(err as Error);
+      this.#failUnflushed(new EngineError('WRITEERR', `fsync failed: ${(err as Error).message}; bucket ${this.bucketId} no longer accepts writes`));
+      return;
+    }
+    this.stats.fsyncs++;
+    this.stats.bytesWritten += length;
+    this.stats.events += this.#stagedEvents.length;
+    this.#durableOffset = start + length;
+    for (const e of this.#stagedEvents) this.#live.add(e.eventId, e.partitionId, e.sequence, e.streamId, e.partitionKey, e.version, e.offset);
+    for (const [pid, next] of this.#stagedSequences) this.#nextSequence.set(pid, next);
+    const touched = [...this.#stagedSequences.keys()];
+    this.#resetStaging();
+    this.#publish(touched);
+  }
+
+  #failUnflushed(error: EngineError): void {
+    for (const i of this.#unflushed) {
+      this.#outcomes[i] = { ok: false, error };
+      this.stats.failedTransactions++;
+      this.stats.transactions--;
+    }
+    this.#resetStaging();
+  }
+
+  #resetStaging(): void {
+    this.#bufLength = 0;
+    this.#stagedEvents = [];
+    this.#stagedStreams.clear();
+    this.#stagedSequences.clear();
+    this.#unflushed = [];
+  }
+
+  /** Cuts the active segment back to `offset` (zeros after it) and syncs; a failure here poisons the bucket. */
+  #rollBackTo(offset: number): void {
+    try {
+      this.#data.truncate(offset);
+      this.#data.truncate(this.#o.segmentSizeBytes);
+      this.#data.datasync();
+    } catch (err) {
+      this.#poison(err as Error);
+    }
+  }
+
+  #poison(err: Error): void {
+    if (this.#poisoned !== undefined) return;
+    this.#poisoned = err;
+    this.#o.sharedState?.setPoisoned(this.bucketId);
+    this.#log?.fatal({ bucket: this.bucketId, err: String(err) }, 'fsync failed: the bucket stops accepting writes until the database is reopened');
+  }
+
+  #publish(partitionIds: readonly number[]): void {
+    const s = this.#o.sharedState;
+    if (s === undefined) return;
+    for (const pid of partitionIds) s.publishWatermark(pid, this.#nextSequence.get(pid) ?? 0);
+    s.publishPosition(this.bucketId, this.#segmentId, this.#durableOffset);
+    s.announce();
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Stream versions: staged batch, then the active segment, then the LRU cache, then sealed stream indexes.
+
+  #streamState(streamId: string): StreamState | undefined {
+    const live = this.#live.streams.get(streamId);
+    if (live !== undefined) return { partitionKey: live.partitionKey, lastVersion: live.firstVersion + live.offsets.length - 1 };
+    const cached = this.#streamCache.get(streamId);
+    if (cached !== undefined) return cached;
+    for (let i = this.#sealed.length - 1; i >= 0; i--) {
+      const r = this.#sealed[i].lookup.streamRange(streamId);
+      if (r !== undefined) {
+        const state = { partitionKey: r.partitionKey, lastVersion: r.last };
+        this.#streamCache.set(streamId, state);
+        return state;
+      }
+    }
+    return undefined;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Segments
+
+  #rollover(): void {
+    const old = this.#segmentId;
+    this.#live.writeFiles(this.#o.io, this.#o.dir, this.bucketId, old);
+    this.#sealed.push(SealedSegment.open({ io: this.#o.io, dir: this.#o.dir, bucketId: this.bucketId, segmentId: old, repairIndexFiles: true, logger: this.#log }));
+    // Streams whose latest version was in the old segment now resolve through its index; keep the most recent
+    // of them warm in the cache so the rollover does not cost a burst of index reads.
+    for (const [streamId, s] of this.#live.streams) {
+      this.#streamCache.set(streamId, { partitionKey: s.partitionKey, lastVersion: s.firstVersion + s.offsets.length - 1 });
+    }
+    this.#data.close();
+    this.#live = new SegmentIndex();
+    this.#createSegment(old + 1);
+    this.stats.rollovers++;
+    this.#publish([]);
+    this.#log?.info({ bucket: this.bucketId, sealed: old, active: old + 1 }, 'segment rolled over');
+  }
+
+  #createSegment(segmentId: number): void {
+    const { io, dir } = this.#o;
+    io.mkdirp(segmentDir(dir, this.bucketId, segmentId));
+    const path = segmentFile(dir, this.bucketId, segmentId, DATA_FILE);
+    if (io.exists(path)) io.unlink(path); // a half-created segment from a crash during a rollover
+    const data = io.open(path, 'create');
+    data.write(encodeSegmentHeader({ bucketId: this.bucketId, segmentId, createdAtMs: (this.#o.now ?? Date.now)(), segmentSizeBytes: this.#o.segmentSizeBytes }), 0);
+    data.truncate(this.#o.segmentSizeBytes);
+    data.datasync();
+    io.syncDir(segmentDir(dir, this.bucketId, segmentId));
+    io.syncDir(segmentsDir(dir, this.bucketId));
+    this.#data = data;
+    this.#segmentId = segmentId;
+    this.#durableOffset = SEGMENT_HEADER_BYTES;
+  }
+
+  #recover(): void {
+    const { io, dir } = this.#o;
+    io.mkdirp(segmentsDir(dir, this.bucketId));
+    const ids = listSegmentIds(io, dir, this.bucketId);
+    if (ids.length === 0) {
+      this.#createSegment(0);
+      this.#publish([]);
+      return;
+    }
+    const activeId = ids[ids.length - 1];
+    for (const id of ids.slice(0, -1)) {
+      this.#sealed.push(SealedSegment.open({ io, dir, bucketId: this.bucketId, segmentId: id, repairIndexFiles: true, logger: this.#log }));
+    }
+    const path = segmentFile(dir, this.bucketId, activeId, DATA_FILE);
+    if (!io.exists(path) || !this.#headerValid(path)) {
+      // Created but not finished before a crash: nothing was ever appended to it.
+      this.#log?.warn({ bucket: this.bucketId, segment: activeId }, 'active segment has no valid header; recreating it');
+      this.#createSegment(activeId);
+    } else {
+      this.#data = io.open(path, 'write');
+      this.#segmentId = activeId;
+      const size = this.#data.size();
+      const result = scanCommitted(this.#data, SEGMENT_HEADER_BYTES, Math.min(size, this.#o.segmentSizeBytes), (events) => {
+        for (const e of events) this.#live.addRecord(e.buf, e.at, e.offset);
+      });
+      this.#durableOffset = result.committedEnd;
+      if (result.stop !== 'end' && result.stop !== 'limit' || result.droppedEvents > 0) {
+        this.#log?.warn(
+          { bucket: this.bucketId, segment: activeId, offset: result.committedEnd, reason: result.reason ?? 'uncommitted transaction', droppedEvents: result.droppedEvents },
+          'torn or corrupt tail found in the active segment; truncating it',
+        );
+      }
+      // Zero everything after the last committed transaction, so stale bytes can never be read as records later.
+      this.#data.truncate(result.committedEnd);
+      this.#data.truncate(this.#o.segmentSizeBytes);
+      this.#data.datasync();
+    }
+    // Next sequences: from the active segment, then the newest sealed segment holding each partition.
+    for (const [pid, p] of this.#live.partitions) this.#nextSequence.set(pid, p.firstSequence + p.offsets.length);
+    for (let i = this.#sealed.length - 1; i >= 0; i--) {
+      const lookup = this.#sealed[i].lookup;
+      for (const pid of lookup.partitionIds()) {
+        if (!this.#nextSequence.has(pid)) this.#nextSequence.set(pid, lookup.partitionRange(pid)!.last + 1);
+      }
+    }
+    this.#publish([...this.#nextSequence.keys()]);
+  }
+
+  #headerValid(path: string): boolean {
+    const h = this.#o.io.open(path, 'read');
+    try {
+      const buf = Buffer.alloc(SEGMENT_HEADER_BYTES);
+      if (h.read(buf, 0, SEGMENT_HEADER_BYTES, 0) < SEGMENT_HEADER_BYTES) return false;
+      const header = decodeSegmentHeader(buf);
+      return header.bucketId === this.bucketId;
+    } catch {
+      return false;
+    } finally {
+      h.close();
+    }
+  }
+
+  /** Syncs nothing new (every batch is already durable), releases files. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#data.close();
+    for (const s of this.#sealed) s.close();
+  }
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

@@ -1,0 +1,320 @@
+/**
+ * Reads for all buckets, from one thread (a read worker, or the in-process engine).
+ *
+ * The data file is the single source of truth. For each bucket the reader follows the active segment like a
+ * replica: it indexes `data.evts` from where it last stopped up to the durable position the writer published
+ * (those bytes are fdatasynced and sit in the page cache). Sealed segments are read through their index files.
+ * So a read never shows an unacknowledged event, every acknowledged event is visible to the next read (the
+ * position is published before the append is acknowledged), and readers never lock against the writer.
+ *
+ * Results are {@link RecordBatch}es: the raw records back to back, each self-delimiting, so that a read worker can
+ * hand them to the main thread as one transferable buffer and the main thread decodes only what it sends.
+ */
+import type { Logger } from 'pino';
+import type { FileHandle, FileIo } from '../../native-free-io/file-io.ts';
+import { DATA_FILE, listSegmentIds, segmentFile } from '../../native-free-io/data-layout.ts';
+import { probeRecord, RecordKind, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES, eventRecordField } from '../../native-free-io/segment-format.ts';
+import { scanCommitted } from '../../native-free-io/segment-scanner.ts';
+import { bucketIdForPartition, partitionHash, partitionKeyForStream } from '../ids/partition-key.ts';
+import type { SharedState } from '../threads/shared-state.ts';
+import { CorruptRecordError } from './engine-error.ts';
+import { SealedSegment } from './sealed-segment.ts';
+import { SegmentIndex, type SegmentLookup } from './segment-index.ts';
+
+/** Raw event records back to back. */
+export interface RecordBatch {
+  records: Buffer;
+  count: number;
+}
+
+export interface ScanResult extends RecordBatch {
+  hasMore: boolean;
+}
+
+export interface StoreReaderOptions {
+  io: FileIo;
+  dir: string;
+  bucketCount: number;
+  partitionCount: number;
+  segmentSizeBytes: number;
+  sharedState: SharedState;
+  logger?: Logger;
+}
+
+/** Reads that would read more than this in one go are split (a scan page is bounded by COUNT anyway). */
+const READ_WINDOW_BYTES = 256 * 1024;
+
+interface SegmentView {
+  segmentId: number;
+  lookup: SegmentLookup;
+  data: FileHandle;
+}
+
+class ActiveSegment implements SegmentView {
+  readonly segmentId: number;
+  readonly data: FileHandle;
+  readonly lookup = new SegmentIndex();
+  scanned = SEGMENT_HEADER_BYTES;
+  constructor(segmentId: number, data: FileHandle) {
+    this.segmentId = segmentId;
+    this.data = data;
+  }
+  get index(): SegmentIndex {
+    return this.lookup;
+  }
+}
+
+class BucketFollower {
+  readonly bucketId: number;
+  readonly #o: StoreReaderOptions;
+  readonly sealed: SealedSegment[] = [];
+  active: ActiveSegment | undefined;
+
+  constructor(o: StoreReaderOptions, bucketId: number) {
+    this.#o = o;
+    this.bucketId = bucketId;
+  }
+
+  /** Catches up with the writer's published durable position. */
+  refresh(): void {
+    const { io, dir } = this.#o;
+    const pos = this.#o.sharedState.position(this.bucketId);
+    if (this.active === undefined) {
+      for (const id of listSegmentIds(io, dir, this.bucketId)) {
+        if (id < pos.segmentId) this.sealed.push(this.#openSealed(id));
+      }
+      this.active = new ActiveSegment(pos.segmentId, io.open(segmentFile(dir, this.bucketId, pos.segmentId, DATA_FILE), 'read'));
+    }
+    while (this.active.segmentId < pos.segmentId) {
+      // The writer sealed it (index files written) before publishing the next one.
+      const old: ActiveSegment = this.active;
+      old.data.close();
+      this.sealed.push(this.#openSealed(old.segmentId));
+      this.active = new ActiveSegment(old.segmentId + 1, io.open(segmentFile(dir, this.bucketId, old.segmentId + 1, DATA_FILE), 'read'));
+    }
+    const a = this.active;
+    if (pos.offset > a.scanned) {
+      const result = scanCommitted(a.data, a.scanned, pos.offset, (events) => {
+        for (const e of events) a.index.addRecord(e.buf, e.at, e.offset);
+      });
+      if (result.committedEnd < pos.offset) {
+        this.#o.logger?.error({ bucket: this.bucketId, segment: a.segmentId, offset: result.committedEnd, reason: result.reason }, 'durable region of the active segment does not scan cleanly');
+      }
+      a.scanned = result.committedEnd;
+    }
+  }
+
+  #openSealed(segmentId: number): SealedSegment {
+    return SealedSegment.open({ io: this.#o.io, dir: this.#o.dir, bucketId: this.bucketId, segmentId, repairIndexFiles: false, logger: this.#o.logger });
+  }
+
+  /** Segments in ascending order, the active one last. */
+  segments(): SegmentView[] {
+    return this.active === undefined ? [...this.sealed] : [...this.sealed, this.active];
+  }
+
+  close(): void {
+    for (const s of this.sealed) s.close();
+    this.active?.data.close();
+  }
+}
+
+/** Collects records read at given offsets into one buffer, coalescing nearby offsets into one positioned read. */
+class RecordCollector {
+  readonly #bucketId: number;
+  #out: Buffer = Buffer.allocUnsafe(64 * 1024);
+  #length = 0;
+  count = 0;
+  #window: Buffer = Buffer.allocUnsafe(READ_WINDOW_BYTES);
+  #windowSegment = -1;
+  #windowStart = 0;
+  #windowLength = 0;
+
+  constructor(bucketId: number) {
+    this.#bucketId = bucketId;
+  }
+
+  /** Reads the event record at `offset` and appends it; returns its raw bytes' location for inspection. */
+  add(segment: SegmentView, offset: number): void {
+    const { buf, at, length } = this.#read(segment, offset);
+    if (this.#length + length > this.#out.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.#out.length * 2, this.#length + length));
+      this.#out.copy(grown, 0, 0, this.#length);
+      this.#out = grown;
+    }
+    buf.copy(this.#out, this.#length, at, at + length);
+    this.#length += length;
+    this.count++;
+  }
+
+  /** Returns the record's bytes (valid until the next read). */
+  #read(segment: SegmentView, offset: number): { buf: Buffer; at: number; length: number } {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const inWindow = this.#windowSegment === segment.segmentId && offset >= this.#windowStart && offset < this.#windowStart + this.#windowLength;
+      if (!inWindow || attempt === 1) this.#load(segment, offset, attempt === 0 ? RECORD_HEADER_BYTES : this.#needed);
+      const at = offset - this.#windowStart;
+      const probe = probeRecord(this.#window, at, this.#windowLength - at, Number.MAX_SAFE_INTEGER);
+      if (probe.status === 'ok') {
+        if (probe.kind !== RecordKind.event) throw this.#corrupt(segment, offset, 'index points at a commit record');
+        return { buf: this.#window, at, length: probe.length };
+      }
+      if (probe.status === 'short') {
+        this.#needed = probe.needBytes;
+        continue;
+      }
+      throw this.#corrupt(segment, offset, probe.status === 'corrupt' ? probe.reason : 'no record at indexed offset');
+    }
+    throw this.#corrupt(segment, offset, 'record runs past the end of the file');
+  }
+
+  #needed = RECORD_HEADER_BYTES;
+
+  #load(segment: SegmentView, offset: number, atLeast: number): void {
+    const want = Math.max(READ_WINDOW_BYTES, atLeast);
+    if (this.#window.length < want) this.#window = Buffer.allocUnsafe(want);
+    let got = 0;
+    while (got < want) {
+      const n = segment.data.read(this.#window, got, want - got, offset + got);
+      if (n === 0) break;
+      got += n;
+    }
+    this.#windowSegment = segment.segmentId;
+    this.#windowStart = offset;
+    this.#windowLength = got;
+  }
+
+  #corrupt(segment: SegmentView, offset: number, reason: string): CorruptRecordError {
+    return new CorruptRecordError(`bucket ${this.#bucketId} segment ${segment.segmentId} offset ${offset}`, reason);
+  }
+
+  finish(): RecordBatch {
+    return { records: this.#out.subarray(0, this.#length), count: this.count };
+  }
+}
+
+export class StoreReader {
+  readonly #o: StoreReaderOptions;
+  readonly #buckets: BucketFollower[];
+
+  constructor(o: StoreReaderOptions) {
+    this.#o = o;
+    this.#buckets = Array.from({ length: o.bucketCount }, (_, b) => new BucketFollower(o, b));
+  }
+
+  #bucket(bucketId: number): BucketFollower {
+    const b = this.#buckets[bucketId];
+    b.refresh();
+    return b;
+  }
+
+  bucketOfPartition(partitionId: number): number {
+    return bucketIdForPartition(partitionId, this.#o.bucketCount);
+  }
+
+  /** The event with this id, searching its embedded partition's bucket first, then the others. */
+  getEvent(eventId: Uint8Array): RecordBatch {
+    const home = this.bucketOfPartition(partitionHash(eventId) % this.#o.partitionCount);
+    const order = [home, ...this.#buckets.map((_, i) => i).filter((i) => i !== home)];
+    for (const bucketId of order) {
+      const bucket = this.#bucket(bucketId);
+      const segments = bucket.segments();
+      for (let i = segments.length - 1; i >= 0; i--) {
+        const s = segments[i];
+        if (bucketId !== home && !s.lookup.mightContainEvent(eventId)) continue;
+        const offset = s.lookup.eventOffset(eventId);
+        if (offset === undefined) continue;
+        const c = new RecordCollector(bucketId);
+        c.add(s, offset);
+        const batch = c.finish();
+        if (Buffer.compare(eventRecordField.eventId(batch.records, 0), eventId) === 0) return batch;
+      }
+    }
+    return { records: Buffer.alloc(0), count: 0 };
+  }
+
+  /**
+   * Events of a stream with versions in [from, to], at most `count`; hasMore says whether another event in the
+   * range exists beyond the page (exact, unlike SierraDB's).
+   */
+  scanStream(streamId: string, partitionKey: Uint8Array | undefined, from: number, to: number, count: number): ScanResult {
+    const key = partitionKey ?? partitionKeyForStream(streamId);
+    const bucketId = this.bucketOfPartition(partitionHash(key) % this.#o.partitionCount);
+    const bucket = this.#bucket(bucketId);
+    const c = new RecordCollector(bucketId);
+    let next = from;
+    let hasMore = false;
+    for (const s of bucket.segments()) {
+      if (next > to) break;
+      const r = s.lookup.streamRange(streamId);
+      if (r === undefined || r.last < next || r.first > to) continue;
+      const want = Math.min(count - c.count + 1, to - Math.max(next, r.first) + 1);
+      const offsets = s.lookup.streamOffsets(streamId, Math.max(next, r.first), want);
+      for (const offset of offsets) {
+        if (c.count === count) {
+          hasMore = true;
+          break;
+        }
+        c.add(s, offset);
+      }
+      if (hasMore) break;
+      next = Math.max(next, r.first) + offsets.length;
+    }
+    return { ...c.finish(), hasMore };
+  }
+
+  /** The stream's latest durable version, or -1. */
+  streamVersion(streamId: string, partitionKey: Uint8Array | undefined): number {
+    const key = partitionKey ?? partitionKeyForStream(streamId);
+    const bucket = this.#bucket(this.bucketOfPartition(partitionHash(key) % this.#o.partitionCount));
+    const segments = bucket.segments();
+    for (let i = segments.length - 1; i >= 0; i--) {
+      const r = segments[i].lookup.streamRange(streamId);
+      if (r !== undefined) return r.last;
+    }
+    return -1;
+  }
+
+  /** Events of a partition with sequences in [from, to], at most `count`, with an exact hasMore. */
+  scanPartition(partitionId: number, from: number, to: number, count: number): ScanResult {
+    const bucketId = this.bucketOfPartition(partitionId);
+    const bucket = this.#bucket(bucketId);
+    const c = new RecordCollector(bucketId);
+    let next = from;
+    let hasMore = false;
+    for (const s of bucket.segments()) {
+      if (next > to) break;
+      const r = s.lookup.partitionRange(partitionId);
+      if (r === undefined || r.last < next || r.first > to) continue;
+      const want = Math.min(count - c.count + 1, to - Math.max(next, r.first) + 1);
+      const offsets = s.lookup.partitionOffsets(partitionId, Math.max(next, r.first), want);
+      for (const offset of offsets) {
+        if (c.count === count) {
+          hasMore = true;
+          break;
+        }
+        c.add(s, offset);
+      }
+      if (hasMore) break;
+      next = Math.max(next, r.first) + offsets.length;
+    }
+    return { ...c.finish(), hasMore };
+  }
+
+  /** The partition's last durable sequence, or -1 when it is empty. */
+  partitionSequence(partitionId: number): number {
+    return this.#o.sharedState.watermark(partitionId) - 1;
+  }
+
+  close(): void {
+    for (const b of this.#buckets) b.close();
+  }
+}
+
+/** Calls `fn` with each record of a batch (buffer and offset of the record). */
+export function forEachRecord(batch: RecordBatch, fn: (buf: Buffer, at: number) => void): void {
+  let at = 0;
+  for (let i = 0; i < batch.count; i++) {
+    fn(batch.records, at);
+    at += RECORD_HEADER_BYTES + batch.records.readUInt32LE(at + 8);
+  }
+}

@@ -1,0 +1,273 @@
+/**
+ * The production backends: write workers behind SharedArrayBuffer ring queues, and a piscina read pool.
+ *
+ * Main-thread side of the write path: `submit` encodes the transaction straight into the owning worker's request
+ * ring (one copy of the payload) and remembers its resolver by request id. A completion loop per worker awaits
+ * `waitForDataAsync` (Atomics.waitAsync: the event loop never blocks), drains completion frames and resolves.
+ * When a request ring is full, submissions queue in order behind it (bounded by the caller: the server stops
+ * reading sockets while appends are pending) and are pushed as the worker frees space.
+ */
+import { Worker } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import type { BucketWriterStats, TransactionOutcome, TransactionRequest } from './bucket-writer.ts';
+import type { ReadBackend, WriteBackend } from './backends.ts';
+import { EngineError } from './engine-error.ts';
+import type { RecordBatch, ScanResult } from './store-reader.ts';
+import { RingQueue } from '../threads/ring-queue.ts';
+import type { SharedState } from '../threads/shared-state.ts';
+import {
+  appendRequestBytes,
+  CompletionType,
+  CONTROL_REQUEST_BYTES,
+  decodeAppendCompletion,
+  decodeCompletionHead,
+  decodeJsonCompletion,
+  encodeAppendRequest,
+  encodeControlRequest,
+  RequestType,
+} from '../threads/write-messages.ts';
+import type { WriteWorkerData } from '../../workers/bucket-writer-worker.ts';
+import type { ReadTask, ReadWorkerData } from '../../workers/read-worker.ts';
+
+export interface ThreadedBackendOptions {
+  dir: string;
+  bucketCount: number;
+  partitionCount: number;
+  segmentSizeBytes: number;
+  sharedState: SharedState;
+  streamCacheEntries: number;
+  writeThreads: number;
+  readThreads: number;
+  logLevel?: string;
+}
+
+/** Request ring per write worker; a frame larger than this cannot be sent (bounded memory per worker). */
+export const REQUEST_RING_BYTES = 64 * 1024 * 1024;
+const COMPLETION_RING_BYTES = 4 * 1024 * 1024;
+
+type Resolver = (frame: Buffer) => void;
+
+class WriterHandle {
+  readonly worker: Worker;
+  readonly requests: RingQueue;
+  readonly completions: RingQueue;
+  readonly waiting = new Map<number, Resolver>();
+  /** Submissions that found the ring full, in order. */
+  readonly backlog: { bytes: number; encode: (view: Buffer) => void }[] = [];
+  #pumping = false;
+  exited = false;
+
+  constructor(worker: Worker, requests: RingQueue, completions: RingQueue) {
+    this.worker = worker;
+    this.requests = requests;
+    this.completions = completions;
+  }
+
+  send(bytes: number, requestId: number, encode: (view: Buffer) => void, resolve: Resolver): void {
+    if (this.exited) throw new EngineError('WRITEERR', 'the write worker has stopped');
+    this.waiting.set(requestId, resolve);
+    if (this.backlog.length === 0) {
+      const view = this.requests.tryReserve(bytes);
+      if (view !== undefined) {
+        encode(view);
+        this.requests.commit();
+        return;
+      }
+    }
+    this.backlog.push({ bytes, encode });
+    if (!this.#pumping) void this.#pump();
+  }
+
+  async #pump(): Promise<void> {
+    this.#pumping = true;
+    try {
+      while (this.backlog.length > 0) {
+        const next = this.backlog[0];
+        const view = this.requests.tryReserve(next.bytes);
+        if (view === undefined) {
+          if (!(await this.requests.waitForSpaceAsync(next.bytes))) return;
+          continue;
+        }
+        next.encode(view);
+        this.requests.commit();
+        this.backlog.shift();
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  async completionLoop(): Promise<void> {
+    for (;;) {
+      if (!(await this.completions.waitForDataAsync())) return;
+      this.completions.drain((frame) => {
+        const { requestId } = decodeCompletionHead(frame);
+        const resolve = this.waiting.get(requestId);
+        if (resolve === undefined) return;
+        this.waiting.delete(requestId);
+        resolve(frame);
+      });
+    }
+  }
+}
+
+export class ThreadedWriteBackend implements WriteBackend {
+  readonly #handles: WriterHandle[];
+  readonly #workerOfBucket: number[];
+  #nextRequestId = 1;
+
+  constructor(handles: WriterHandle[], workerOfBucket: number[]) {
+    this.#handles = handles;
+    this.#workerOfBucket = workerOfBucket;
+  }
+
+  #requestId(): number {
+    const id = this.#nextRequestId;
+    this.#nextRequestId = id >= 0xffff_fff0 ? 1 : id + 1;
+    return id;
+  }
+
+  submit(bucketId: number, t: TransactionRequest): Promise<TransactionOutcome> {
+    const bytes = appendRequestBytes(t);
+    if (bytes > this.#handles[0].requests.maxFrameBytes) {
+      return Promise.resolve({ ok: false, error: new EngineError('DBOPFAILED', 'database operation failed: events exceed the size of a single write request') });
+    }
+    const handle = this.#handles[this.#workerOfBucket[bucketId]];
+    const requestId = this.#requestId();
+    return new Promise((resolve, reject) => {
+      try {
+        handle.send(bytes, requestId, (view) => encodeAppendRequest(view, bucketId, requestId, t), (frame) => resolve(decodeAppendCompletion(frame)));
+      } catch (err) {
+        reject(err);
+      }
+    });
+  }
+
+  #control<T>(handle: WriterHandle, type: number, decode: (frame: Buffer) => T): Promise<T> {
+    const requestId = this.#requestId();
+    return new Promise((resolve) => {
+      handle.send(CONTROL_REQUEST_BYTES, requestId, (view) => encodeControlRequest(view, type, 0, requestId), (frame) => resolve(decode(frame)));
+    });
+  }
+
+  async stats(): Promise<BucketWriterStats[]> {
+    const all = await Promise.all(this.#handles.map((h) => this.#control(h, RequestType.stats, (f) => decodeJsonCompletion(f) as BucketWriterStats[])));
+    return all.flat();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      this.#handles.map(async (h) => {
+        if (!h.exited) {
+          const exited = new Promise((resolve) => h.worker.once('exit', resolve));
+          await this.#control(h, RequestType.close, (f) => decodeCompletionHead(f).type === CompletionType.closed);
+          await exited;
+        }
+        h.requests.close();
+        h.completions.close();
+      }),
+    );
+  }
+}
+
+function unpack(result: Uint8Array): ScanResult {
+  const buf = Buffer.from(result.buffer, result.byteOffset, result.byteLength);
+  return { count: buf.readUInt32LE(0), hasMore: buf[4] === 1, records: buf.subarray(8) };
+}
+
+export class PiscinaReadBackend implements ReadBackend {
+  readonly #pool: Piscina;
+  constructor(pool: Piscina) {
+    this.#pool = pool;
+  }
+  async getEvent(eventId: Uint8Array): Promise<RecordBatch> {
+    return unpack(await this.#pool.run({ op: 'getEvent', eventId } satisfies ReadTask));
+  }
+  async scanStream(streamId: string, partitionKey: Uint8Array | undefined, from: number, to: number, count: number): Promise<ScanResult> {
+    return unpack(await this.#pool.run({ op: 'scanStream', streamId, partitionKey, from, to, count } satisfies ReadTask));
+  }
+  async streamVersion(streamId: string, partitionKey: Uint8Array | undefined): Promise<number> {
+    return this.#pool.run({ op: 'streamVersion', streamId, partitionKey } satisfies ReadTask);
+  }
+  async scanPartition(partitionId: number, from: number, to: number, count: number): Promise<ScanResult> {
+    return unpack(await this.#pool.run({ op: 'scanPartition', partitionId, from, to, count } satisfies ReadTask));
+  }
+  async close(): Promise<void> {
+    await this.#pool.destroy();
+  }
+}
+
+export async function openThreadedBackends(o: ThreadedBackendOptions): Promise<{ writes: WriteBackend; reads: ReadBackend }> {
+  const writeThreads = Math.max(1, Math.min(o.writeThreads, o.bucketCount));
+  if (o.bucketCount % writeThreads !== 0) throw new RangeError(`bucket count ${o.bucketCount} must be divisible by the write thread count ${writeThreads}`);
+  const perWorker = o.bucketCount / writeThreads;
+  const workerOfBucket = Array.from({ length: o.bucketCount }, (_, b) => Math.floor(b / perWorker));
+  const handles: WriterHandle[] = [];
+  try {
+    for (let w = 0; w < writeThreads; w++) {
+      const requests = RingQueue.create(REQUEST_RING_BYTES);
+      const completions = RingQueue.create(COMPLETION_RING_BYTES);
+      const workerData: WriteWorkerData = {
+        dir: o.dir,
+        workerIndex: w,
+        bucketIds: workerOfBucket.flatMap((owner, b) => (owner === w ? [b] : [])),
+        bucketCount: o.bucketCount,
+        partitionCount: o.partitionCount,
+        segmentSizeBytes: o.segmentSizeBytes,
+        streamCacheEntries: o.streamCacheEntries,
+        sharedStateBuffer: o.sharedState.buffer,
+        requestRing: requests.buffer,
+        completionRing: completions.buffer,
+        logLevel: o.logLevel,
+      };
+      const worker = new Worker(new URL('../../workers/bucket-writer-worker.ts', import.meta.url), { workerData, name: `writer-${w}` });
+      const handle = new WriterHandle(worker, requests, completions);
+      handles.push(handle);
+      await new Promise<void>((resolve, reject) => {
+        worker.once('message', (m: { type: string; message?: string }) => (m.type === 'ready' ? resolve() : reject(new Error(`write worker ${w} failed to open: ${m.message}`))));
+        worker.once('error', reject);
+      });
+      worker.on('exit', () => {
+        handle.exited = true;
+        handle.completions.close();
+        const error = new EngineError('WRITEERR', 'the write worker stopped');
+        for (const [, resolve] of handle.waiting) resolve(failureFrame(error));
+        handle.waiting.clear();
+      });
+      void handle.completionLoop();
+    }
+  } catch (err) {
+    for (const h of handles) await h.worker.terminate();
+    throw err;
+  }
+  const readData: ReadWorkerData = {
+    dir: o.dir,
+    bucketCount: o.bucketCount,
+    partitionCount: o.partitionCount,
+    segmentSizeBytes: o.segmentSizeBytes,
+    sharedStateBuffer: o.sharedState.buffer,
+    logLevel: o.logLevel,
+  };
+  const pool = new Piscina({
+    filename: new URL('../../workers/read-worker.ts', import.meta.url).href,
+    minThreads: o.readThreads,
+    maxThreads: o.readThreads,
+    idleTimeout: Infinity,
+    workerData: readData,
+  });
+  return { writes: new ThreadedWriteBackend(handles, workerOfBucket), reads: new PiscinaReadBackend(pool) };
+}
+
+/** A completion frame carrying `error`, for requests whose worker died. */
+function failureFrame(error: EngineError): Buffer {
+  const codeLength = error.code.length;
+  const message = Buffer.from(error.message, 'utf8');
+  const frame = Buffer.alloc(13 + codeLength + message.length);
+  frame[0] = CompletionType.append;
+  frame[1] = 1;
+  frame[8] = codeLength;
+  frame.write(error.code, 9, 'latin1');
+  frame.writeUInt32LE(message.length, 9 + codeLength);
+  message.copy(frame, 13 + codeLength);
+  return frame;
+}

@@ -1,0 +1,188 @@
+/**
+ * Frames between the main thread and a write worker, carried by the ring queues (no postMessage, no JSON on the
+ * append path: payload bytes go socket → ring → segment buffer).
+ *
+ * Request frame (main → worker):
+ *   offset size field
+ *   0      1    type: 1 append, 2 stats, 3 close
+ *   1      1    reserved
+ *   2      2    bucket id
+ *   4      4    request id
+ *   -- append only --
+ *   8      2    partition id
+ *   10     2    event count
+ *   12     16   partition key
+ *   28     16   transaction id
+ *   44     -    events, each a 48-byte head then its bytes:
+ *                 0 event id (16) | 16 expected kind u8 | 17 stream id length u8 | 18 event name length u8 | 19 pad
+ *                 20 metadata length u32 | 24 payload length u32 | 28 pad u32 | 32 expected version f64
+ *                 40 timestamp ms f64 | then stream id, event name, metadata, payload
+ *
+ * Completion frame (worker → main):
+ *   0  1  type: 1 append, 2 stats, 3 closed
+ *   1  1  status: 0 ok, 1 error
+ *   2  2  event count (append ok)
+ *   4  4  request id
+ *   8  -  append ok: first sequence f64, then one f64 version per event
+ *         append error: code length u8, code (ASCII), message length u32, message (UTF-8)
+ *         stats: JSON (UTF-8) to the end of the frame
+ */
+import type { EventRequest, TransactionOutcome, TransactionRequest } from '../engine/bucket-writer.ts';
+import { EngineError, type EngineErrorCode } from '../engine/engine-error.ts';
+
+export const RequestType = { append: 1, stats: 2, close: 3 } as const;
+export const CompletionType = { append: 1, stats: 2, closed: 3 } as const;
+
+const REQUEST_HEAD_BYTES = 8;
+const APPEND_HEAD_BYTES = 44;
+const EVENT_HEAD_BYTES = 48;
+
+export function appendRequestBytes(t: TransactionRequest): number {
+  let n = APPEND_HEAD_BYTES;
+  for (const e of t.events) n += EVENT_HEAD_BYTES + e.streamId.length + e.eventName.length + e.metadata.length + e.payload.length;
+  return n;
+}
+
+export function encodeAppendRequest(target: Buffer, bucketId: number, requestId: number, t: TransactionRequest): void {
+  target[0] = RequestType.append;
+  target[1] = 0;
+  target.writeUInt16LE(bucketId, 2);
+  target.writeUInt32LE(requestId, 4);
+  target.writeUInt16LE(t.partitionId, 8);
+  target.writeUInt16LE(t.events.length, 10);
+  target.set(t.partitionKey, 12);
+  target.set(t.transactionId, 28);
+  let p = APPEND_HEAD_BYTES;
+  for (const e of t.events) {
+    target.set(e.eventId, p);
+    target[p + 16] = e.expectedKind;
+    target[p + 17] = e.streamId.length;
+    target[p + 18] = e.eventName.length;
+    target[p + 19] = 0;
+    target.writeUInt32LE(e.metadata.length, p + 20);
+    target.writeUInt32LE(e.payload.length, p + 24);
+    target.writeUInt32LE(0, p + 28);
+    target.writeDoubleLE(e.expectedVersion, p + 32);
+    target.writeDoubleLE(e.timestampMs, p + 40);
+    p += EVENT_HEAD_BYTES;
+    target.set(e.streamId, p);
+    p += e.streamId.length;
+    target.set(e.eventName, p);
+    p += e.eventName.length;
+    target.set(e.metadata, p);
+    p += e.metadata.length;
+    target.set(e.payload, p);
+    p += e.payload.length;
+  }
+}
+
+export function encodeControlRequest(target: Buffer, type: number, bucketId: number, requestId: number): void {
+  target[0] = type;
+  target[1] = 0;
+  target.writeUInt16LE(bucketId, 2);
+  target.writeUInt32LE(requestId, 4);
+}
+
+export const CONTROL_REQUEST_BYTES = REQUEST_HEAD_BYTES;
+
+export interface RequestHead {
+  type: number;
+  bucketId: number;
+  requestId: number;
+}
+
+export function decodeRequestHead(frame: Buffer): RequestHead {
+  return { type: frame[0], bucketId: frame.readUInt16LE(2), requestId: frame.readUInt32LE(4) };
+}
+
+/**
+ * Decodes an append request. Ids are copied (the writer keeps them past the frame's life); stream id, event name,
+ * metadata and payload are views into the frame, valid only until the frame is released, which is after the
+ * writer has staged (copied) them.
+ */
+export function decodeAppendRequest(frame: Buffer): TransactionRequest {
+  const count = frame.readUInt16LE(10);
+  const events: EventRequest[] = new Array(count);
+  let p = APPEND_HEAD_BYTES;
+  for (let i = 0; i < count; i++) {
+    const streamIdLength = frame[p + 17];
+    const eventNameLength = frame[p + 18];
+    const metadataLength = frame.readUInt32LE(p + 20);
+    const payloadLength = frame.readUInt32LE(p + 24);
+    const eventId = Uint8Array.prototype.slice.call(frame, p, p + 16);
+    const expectedKind = frame[p + 16];
+    const expectedVersion = frame.readDoubleLE(p + 32);
+    const timestampMs = frame.readDoubleLE(p + 40);
+    p += EVENT_HEAD_BYTES;
+    const streamId = frame.subarray(p, p + streamIdLength);
+    p += streamIdLength;
+    const eventName = frame.subarray(p, p + eventNameLength);
+    p += eventNameLength;
+    const metadata = frame.subarray(p, p + metadataLength);
+    p += metadataLength;
+    const payload = frame.subarray(p, p + payloadLength);
+    p += payloadLength;
+    events[i] = { eventId, streamId, eventName, expectedKind, expectedVersion, timestampMs, metadata, payload };
+  }
+  return {
+    partitionId: frame.readUInt16LE(8),
+    partitionKey: Uint8Array.prototype.slice.call(frame, 12, 28),
+    transactionId: Uint8Array.prototype.slice.call(frame, 28, 44),
+    events,
+  };
+}
+
+export function appendCompletionBytes(o: TransactionOutcome): number {
+  if (o.ok) return 16 + 8 * o.versions.length;
+  return 8 + 1 + o.error.code.length + 4 + Buffer.byteLength(o.error.message);
+}
+
+export function encodeAppendCompletion(target: Buffer, requestId: number, o: TransactionOutcome): void {
+  target[0] = CompletionType.append;
+  target.writeUInt32LE(requestId, 4);
+  if (o.ok) {
+    target[1] = 0;
+    target.writeUInt16LE(o.versions.length, 2);
+    target.writeDoubleLE(o.firstSequence, 8);
+    for (let i = 0; i < o.versions.length; i++) target.writeDoubleLE(o.versions[i], 16 + 8 * i);
+    return;
+  }
+  target[1] = 1;
+  target.writeUInt16LE(0, 2);
+  const code = o.error.code;
+  target[8] = code.length;
+  target.write(code, 9, 'latin1');
+  const messageLength = target.write(o.error.message, 13 + code.length, 'utf8');
+  target.writeUInt32LE(messageLength, 9 + code.length);
+}
+
+export function encodeJsonCompletion(type: number, requestId: number, value: unknown): Buffer {
+  const json = Buffer.from(JSON.stringify(value), 'utf8');
+  const frame = Buffer.alloc(8 + json.length);
+  frame[0] = type;
+  frame.writeUInt32LE(requestId, 4);
+  json.copy(frame, 8);
+  return frame;
+}
+
+export function decodeCompletionHead(frame: Buffer): { type: number; requestId: number } {
+  return { type: frame[0], requestId: frame.readUInt32LE(4) };
+}
+
+export function decodeAppendCompletion(frame: Buffer): TransactionOutcome {
+  if (frame[1] === 0) {
+    const count = frame.readUInt16LE(2);
+    const versions: number[] = new Array(count);
+    for (let i = 0; i < count; i++) versions[i] = frame.readDoubleLE(16 + 8 * i);
+    return { ok: true, firstSequence: frame.readDoubleLE(8), versions };
+  }
+  const codeLength = frame[8];
+  const code = frame.toString('latin1', 9, 9 + codeLength) as EngineErrorCode;
+  const messageLength = frame.readUInt32LE(9 + codeLength);
+  const message = frame.toString('utf8', 13 + codeLength, 13 + codeLength + messageLength);
+  return { ok: false, error: new EngineError(code, message) };
+}
+
+export function decodeJsonCompletion(frame: Buffer): unknown {
+  return JSON.parse(frame.toString('utf8', 8));
+}
