@@ -7,15 +7,15 @@
  * through xxhashjs, 64-bit arithmetic on JavaScript objects), far under the 1M ops/s we want, and it serializes
  * only to JSON with a base64 bit set. An event id lookup tests one filter per sealed segment, so `has` is on the
  * hot path. This filter, two MurmurHash3 x86_32 hashes combined by double hashing (Kirsch and Mitzenmacher:
- * g_i = h1 + i * h2 mod m) over a Uint8Array, measured on the same keys and machine: `has` 6.9M ops/s for
- * present keys and 8.0M ops/s for absent ones, `add` 5.1M ops/s (test/unit/bloom-filter.test.ts prints the rate
- * on every run). It serializes to the plain bytes below.
+ * g_i = (h1 + i * h2') mod m, h2' = h2 mod m or 1 if that is 0) over a Uint8Array, measured on the same keys and
+ * machine: `has` 6.9M ops/s for present keys and 8.0M ops/s for absent ones, `add` 5.1M ops/s
+ * (test/unit/bloom-filter.test.ts prints the rate on every run). It serializes to the plain bytes below.
  *
  * Serialized form (8 + ceil(m / 8) bytes):
  *   offset size field
- *   0      4    bit count m (1 .. 2^32 - 1)
+ *   0      4    bit count m (1 .. 2^32 - 1; `create` picks a prime ≥ 67, so the k probes of a key are distinct)
  *   4      1    hash count k (1 .. 30)
- *   5      1    hash scheme (1: murmur3 x86_32, seeds 0x9747b28c and 0x5bd1e995, double hashing mod m)
+ *   5      1    hash scheme (1: murmur3 x86_32 with seeds 0x9747b28c and 0x5bd1e995 give h1 and h2; double hashing)
  *   6      2    reserved (0)
  *   8      -    bits: bit j is byte j >> 3, bit j & 7 (least significant first); unused high bits are 0
  *
@@ -29,6 +29,19 @@ export const BLOOM_HASH_COUNT_MAX = 30;
 export const BLOOM_BIT_COUNT_MAX = 0xffff_ffff;
 const SEED_1 = 0x9747b28c;
 const SEED_2 = 0x5bd1e995;
+
+function isPrime(n: number): boolean {
+  if (n < 2) return false;
+  if (n % 2 === 0) return n === 2;
+  for (let d = 3; d * d <= n; d += 2) if (n % d === 0) return false;
+  return true;
+}
+
+function nextPrime(n: number): number {
+  let p = n;
+  while (!isPrime(p)) p++;
+  return p;
+}
 
 export class BloomFilterFormatError extends Error {
   override name = 'BloomFilterFormatError';
@@ -57,16 +70,18 @@ export class BloomFilter {
   }
 
   /**
-   * A filter sized for `expectedItems` keys at `falsePositiveRate`: m = ceil(-n ln p / ln(2)^2) bits and
-   * k = round(m / n ln 2) hashes (at least 1). `expectedItems` of 0 sizes for one key.
+   * A filter sized for `expectedItems` keys at `falsePositiveRate`: m = the first prime ≥ max(64,
+   * ceil(-n ln p / ln(2)^2)) bits and k = round(-log2 p) hashes (the optimum m / n ln 2 for that m before rounding
+   * and the floor of 64). `expectedItems` of 0 sizes for one key.
+   * A prime m matters for small filters: with m = 10, a key whose h2 is a multiple of 5 would set only 2 bits.
    */
   static create(expectedItems: number, falsePositiveRate: number): BloomFilter {
     if (!Number.isSafeInteger(expectedItems) || expectedItems < 0) throw new RangeError(`expectedItems must be a non-negative integer, got ${expectedItems}`);
     if (!(falsePositiveRate > 0 && falsePositiveRate < 1)) throw new RangeError(`falsePositiveRate must be in (0, 1), got ${falsePositiveRate}`);
     const n = Math.max(1, expectedItems);
-    const bitCount = Math.max(8, Math.ceil((-n * Math.log(falsePositiveRate)) / (Math.LN2 * Math.LN2)));
+    const bitCount = nextPrime(Math.max(64, Math.ceil((-n * Math.log(falsePositiveRate)) / (Math.LN2 * Math.LN2))));
     if (bitCount > BLOOM_BIT_COUNT_MAX) throw new RangeError(`a bloom filter of ${bitCount} bits is over the ${BLOOM_BIT_COUNT_MAX} bit limit`);
-    const hashCount = Math.min(BLOOM_HASH_COUNT_MAX, Math.max(1, Math.round((bitCount / n) * Math.LN2)));
+    const hashCount = Math.min(BLOOM_HASH_COUNT_MAX, Math.max(1, Math.round(-Math.log2(falsePositiveRate))));
     return new BloomFilter(bitCount, hashCount, new Uint8Array(Math.ceil(bitCount / 8)));
   }
 
@@ -94,8 +109,8 @@ export class BloomFilter {
   add(key: Uint8Array | string): void {
     const bytes = keyBytes(key);
     const h1 = murmur3x32(bytes, SEED_1);
-    const h2 = murmur3x32(bytes, SEED_2);
     const m = this.bitCount;
+    const h2 = murmur3x32(bytes, SEED_2) % m || 1;
     const bits = this.#bits;
     for (let i = 0; i < this.hashCount; i++) {
       const bit = (h1 + i * h2) % m;
@@ -107,8 +122,8 @@ export class BloomFilter {
   has(key: Uint8Array | string): boolean {
     const bytes = keyBytes(key);
     const h1 = murmur3x32(bytes, SEED_1);
-    const h2 = murmur3x32(bytes, SEED_2);
     const m = this.bitCount;
+    const h2 = murmur3x32(bytes, SEED_2) % m || 1;
     const bits = this.#bits;
     for (let i = 0; i < this.hashCount; i++) {
       const bit = (h1 + i * h2) % m;

@@ -23,6 +23,22 @@ describe('BloomFilter', () => {
     });
   }
 
+  it('keeps its rate for tiny filters too (a prime bit count keeps the probes of a key distinct)', () => {
+    for (const n of [1, 2, 3, 5, 10, 50]) {
+      let falsePositives = 0;
+      let probes = 0;
+      for (let trial = 0; trial < 200; trial++) {
+        const filter = BloomFilter.create(n, 0.01);
+        for (const k of keys(n)) filter.add(k);
+        for (const k of keys(100)) {
+          probes++;
+          if (filter.has(k)) falsePositives++;
+        }
+      }
+      expect(falsePositives / probes, `n = ${n}`).toBeLessThan(0.015);
+    }
+  });
+
   it('hashes a string as its UTF-8 bytes', () => {
     const filter = BloomFilter.create(10, 0.01);
     filter.add('order-ü-42');
