@@ -306,7 +306,7 @@ describe('fuzz', () => {
   function mutate(frame: Buffer, next: () => number): Buffer {
     const out = Buffer.from(frame);
     const edits = 1 + Math.floor(next() * 3);
-    let result = out;
+    let result: Buffer = out;
     for (let e = 0; e < edits; e++) {
       const r = next();
       const at = Math.floor(next() * Math.max(1, result.length));
@@ -327,7 +327,7 @@ describe('fuzz', () => {
     let errors = 0;
     for (let round = 0; round < 100_000; round++) {
       const frames = Array.from({ length: 1 + Math.floor(next() * 3) }, () => randomRequest(next));
-      let input = Buffer.concat(frames);
+      let input: Buffer = Buffer.concat(frames);
       const mutated = next() < 0.7;
       if (mutated) input = mutate(input, next);
       let whole: Outcome;
