@@ -83,7 +83,6 @@ const T_PUSH = 62; // >
 const T_ATTRIBUTE = 124; // |
 
 const INTEGER_TEXT = /^[+-]?[0-9]+$/;
-const LENGTH_TEXT = /^(-1|0|[1-9][0-9]*)$/;
 const DOUBLE_TEXT = /^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$/;
 
 type Frame = { type: number; remaining: number; items: RespValue[] };
@@ -140,28 +139,35 @@ export class RespReplyParser {
     const n = buf.length;
     while (pos < n) {
       const type = buf[pos];
-      const cr = buf.indexOf(CR, pos + 1);
+      const cr = findCr(buf, pos + 1, n);
       if (cr === -1 || cr + 1 >= n) {
         this.#pending = Buffer.from(buf.subarray(pos));
         return undefined;
       }
       if (buf[cr + 1] !== LF) return this.#fail('expected CRLF at the end of a line');
-      const text = buf.toString('utf8', pos + 1, cr);
+      const lineStart = pos + 1;
       let next = cr + 2;
       let value: RespValue;
       switch (type) {
         case T_SIMPLE:
-          value = text;
+          value = decodeText(buf, lineStart, cr);
           break;
         case T_ERROR:
-          value = ReplyError.fromWire(text);
+          value = ReplyError.fromWire(buf.toString('utf8', lineStart, cr));
           break;
         case T_INTEGER: {
+          const fast = readSmallInteger(buf, lineStart, cr);
+          if (fast === fast) {
+            value = fast;
+            break;
+          }
+          const text = buf.toString('utf8', lineStart, cr);
           if (!INTEGER_TEXT.test(text)) return this.#fail(`invalid integer '${text}'`);
           value = toInteger(text);
           break;
         }
         case T_DOUBLE: {
+          const text = buf.toString('utf8', lineStart, cr);
           const lower = text.toLowerCase();
           if (lower === 'inf' || lower === '+inf') value = Infinity;
           else if (lower === '-inf') value = -Infinity;
@@ -171,26 +177,30 @@ export class RespReplyParser {
           break;
         }
         case T_BIG_NUMBER: {
+          const text = buf.toString('utf8', lineStart, cr);
           if (!INTEGER_TEXT.test(text)) return this.#fail(`invalid big number '${text}'`);
           value = BigInt(text.startsWith('+') ? text.slice(1) : text);
           break;
         }
-        case T_BOOLEAN:
-          if (text === 't') value = true;
-          else if (text === 'f') value = false;
-          else return this.#fail(`invalid boolean '${text}'`);
+        case T_BOOLEAN: {
+          const c = cr - lineStart === 1 ? buf[lineStart] : 0;
+          if (c === 116 /* t */) value = true;
+          else if (c === 102 /* f */) value = false;
+          else return this.#fail(`invalid boolean '${buf.toString('utf8', lineStart, cr)}'`);
           break;
+        }
         case T_NULL:
-          if (text !== '') return this.#fail(`invalid null '${text}'`);
+          if (cr !== lineStart) return this.#fail(`invalid null '${buf.toString('utf8', lineStart, cr)}'`);
           value = null;
           break;
         case T_BLOB:
         case T_BLOB_ERROR:
         case T_VERBATIM: {
-          if (!LENGTH_TEXT.test(text)) return this.#fail(`invalid blob length '${text}'`);
-          const length = Number(text);
+          const length = readLength(buf, lineStart, cr);
+          if (length !== length || (length === -1 && type !== T_BLOB)) {
+            return this.#fail(`invalid blob length '${buf.toString('utf8', lineStart, cr)}'`);
+          }
           if (length === -1) {
-            if (type !== T_BLOB) return this.#fail(`invalid blob length '${text}'`);
             value = null;
             break;
           }
@@ -216,10 +226,11 @@ export class RespReplyParser {
         case T_SET:
         case T_PUSH:
         case T_ATTRIBUTE: {
-          if (!LENGTH_TEXT.test(text)) return this.#fail(`invalid aggregate length '${text}'`);
-          const count = Number(text);
+          const count = readLength(buf, lineStart, cr);
+          if (count !== count || (count === -1 && type !== T_ARRAY)) {
+            return this.#fail(`invalid aggregate length '${buf.toString('utf8', lineStart, cr)}'`);
+          }
           if (count === -1) {
-            if (type !== T_ARRAY) return this.#fail(`invalid aggregate length '${text}'`);
             value = null;
             break;
           }
@@ -275,6 +286,61 @@ export class RespReplyParser {
     this.#blobLength = -1;
     return this.#error;
   }
+}
+
+/** The index of the next CR at or after `from`, or -1. Lines are short, so a loop beats a native call. */
+function findCr(buf: Buffer, from: number, end: number): number {
+  const stop = Math.min(end, from + 64);
+  for (let k = from; k < stop; k++) if (buf[k] === CR) return k;
+  return stop === end ? -1 : buf.indexOf(CR, stop);
+}
+
+/** UTF-8 text of a line; short ASCII text is decoded in JavaScript, which is cheaper than a native call. */
+function decodeText(buf: Buffer, start: number, end: number): string {
+  if (end - start > 40) return buf.toString('utf8', start, end);
+  let text = '';
+  for (let k = start; k < end; k++) {
+    const c = buf[k];
+    if (c >= 0x80) return buf.toString('utf8', start, end);
+    text += String.fromCharCode(c);
+  }
+  return text;
+}
+
+/**
+ * A length as RESP writes it: `-1`, `0`, or digits without a leading zero, at most 15 of them. NaN otherwise.
+ */
+function readLength(buf: Buffer, start: number, end: number): number {
+  const digits = end - start;
+  if (digits < 1 || digits > 15) return NaN;
+  const first = buf[start];
+  if (first === 45 /* - */) return digits === 2 && buf[start + 1] === 49 /* 1 */ ? -1 : NaN;
+  if (first === 48 /* 0 */) return digits === 1 ? 0 : NaN;
+  let value = 0;
+  for (let k = start; k < end; k++) {
+    const d = buf[k] - 48;
+    if (d < 0 || d > 9) return NaN;
+    value = value * 10 + d;
+  }
+  return value;
+}
+
+/** `[+-]digits` with at most 15 digits (always a safe integer), or NaN to take the general path. */
+function readSmallInteger(buf: Buffer, start: number, end: number): number {
+  let k = start;
+  let negative = false;
+  if (k < end && (buf[k] === 45 /* - */ || buf[k] === 43) /* + */) {
+    negative = buf[k] === 45;
+    k++;
+  }
+  if (end - k < 1 || end - k > 15) return NaN;
+  let value = 0;
+  for (; k < end; k++) {
+    const d = buf[k] - 48;
+    if (d < 0 || d > 9) return NaN;
+    value = value * 10 + d;
+  }
+  return negative ? -value : value;
 }
 
 function toInteger(text: string): number | bigint {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RespEncoder, type RespProtocol } from '../../src/protocol/resp-encoder.ts';
+import { RespEncoder, encodeSimpleString, type RespProtocol } from '../../src/protocol/resp-encoder.ts';
 import { RespPush, RespReplyParser, VerbatimString, type RespValue } from '../../src/protocol/resp-reply-parser.ts';
 import { ReplyError, errorCode } from '../../src/protocol/reply-error.ts';
 
@@ -78,6 +78,11 @@ describe('byte-exact replies, RESP3 and RESP2', () => {
       expect(bytes(2, write)).toBe(resp2);
     });
   }
+
+  it('encodeSimpleString pre-encodes a constant for raw()', () => {
+    expect(encodeSimpleString('event_id').toString()).toBe('+event_id\r\n');
+    expect(bytes(2, (e) => e.raw(encodeSimpleString('payload')))).toBe('+payload\r\n');
+  });
 
   it('rejects values that have no RESP encoding', () => {
     const e = new RespEncoder();
