@@ -8,7 +8,7 @@
  * fails with a message that names both.
  */
 import * as path from 'node:path';
-import { readWholeFile, writeFileDurably, type FileIo } from './file-io.ts';
+import { mkdirDurable, readWholeFile, writeFileDurably, type FileIo } from './file-io.ts';
 
 export const META_FILE = 'meta.json';
 export const DATA_FILE = 'data.evts';
@@ -66,7 +66,7 @@ export class LayoutMismatchError extends Error {
  * Returns the meta in force.
  */
 export function openMeta(io: FileIo, dir: string, shape: LayoutShape, nowMs = Date.now()): DatabaseMeta {
-  io.mkdirp(dir);
+  mkdirDurable(io, dir);
   const metaPath = path.join(dir, META_FILE);
   if (!io.exists(metaPath)) {
     const meta: DatabaseMeta = {

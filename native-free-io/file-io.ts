@@ -83,6 +83,21 @@ export function writeFileDurably(io: FileIo, filePath: string, data: Uint8Array)
   io.syncDir(path.dirname(filePath));
 }
 
+/**
+ * Creates a directory and its missing ancestors so that they survive power loss: after `mkdirp`, the parent of
+ * every directory it created is fsynced (a new directory entry is durable only once its parent is synced).
+ */
+export function mkdirDurable(io: FileIo, dirPath: string): void {
+  const created: string[] = [];
+  for (let d = path.resolve(dirPath); !io.exists(d); d = path.dirname(d)) {
+    created.push(d);
+    if (path.dirname(d) === d) break;
+  }
+  if (created.length === 0) return;
+  io.mkdirp(dirPath);
+  for (const d of created) io.syncDir(path.dirname(d));
+}
+
 class NodeFileHandle implements FileHandle {
   readonly path: string;
   readonly #fd: number;

@@ -19,7 +19,7 @@
  *   offset size field
  *   0      1    confirmation count, stored as (c << 4) | c; NOT covered by the CRC, so replication can update it in
  *               place with a one-byte write (atomic on any disk); the duplicated nibble detects a torn or flipped byte
- *   1      3    reserved (0)
+ *   1      3    reserved, must be 0 (outside the CRC, so checked explicitly)
  *   4      4    CRC32C of bytes 8 .. 16 + body length (length, kind and body)
  *   8      4    body length
  *   12     1    kind: 1 event, 2 commit
@@ -232,6 +232,8 @@ export function probeRecord(buf: Buffer, offset: number, available: number, maxL
   const kind = buf[offset + 12];
   if (bodyLength === 0 && kind === 0 && buf.readUInt32LE(offset + 4) === 0 && buf[offset] === 0) return { status: 'end' };
   if (kind !== RecordKind.event && kind !== RecordKind.commit) return { status: 'corrupt', reason: `unknown record kind ${kind}` };
+  // Bytes 1..3 sit outside the checksum (beside the in-place confirmation byte), so they must read as zero.
+  if (buf[offset + 1] !== 0 || buf[offset + 2] !== 0 || buf[offset + 3] !== 0) return { status: 'corrupt', reason: 'reserved header bytes are not zero' };
   const length = RECORD_HEADER_BYTES + bodyLength;
   if (length > maxLength) return { status: 'corrupt', reason: `record length ${length} runs past the segment end` };
   if (kind === RecordKind.commit && bodyLength !== COMMIT_BODY_BYTES) return { status: 'corrupt', reason: 'bad commit record length' };

@@ -15,7 +15,7 @@
  *   has re-read what is really on disk.
  */
 import type { Logger } from 'pino';
-import type { FileHandle, FileIo } from '../../native-free-io/file-io.ts';
+import { mkdirDurable, type FileHandle, type FileIo } from '../../native-free-io/file-io.ts';
 import { DATA_FILE, listSegmentIds, segmentDir, segmentFile, segmentsDir } from '../../native-free-io/data-layout.ts';
 import {
   COMMIT_RECORD_BYTES,
@@ -216,8 +216,8 @@ export class BucketWriter {
       try {
         this.#rollover();
       } catch (err) {
-        this.#poison(err as Error);
-        return this.#stageOrFail(t);
+        this.#log?.error({ bucket: this.bucketId, segment: this.#segmentId, err: String(err) }, 'segment rollover failed');
+        return new EngineError('WRITEERR', `write failed: could not start a new segment: ${(err as Error).message}`);
       }
     }
 
@@ -395,42 +395,65 @@ export class BucketWriter {
   // ---------------------------------------------------------------------------------------------------------------
   // Segments
 
+  /**
+   * Seals the active segment and starts the next one. Nothing changes until both the index files and the new
+   * segment file exist, so a failure (a full disk) leaves the bucket as it was and the append can be retried.
+   */
   #rollover(): void {
     const old = this.#segmentId;
-    this.#live.writeFiles(this.#o.io, this.#o.dir, this.bucketId, old);
-    this.#sealed.push(SealedSegment.open({ io: this.#o.io, dir: this.#o.dir, bucketId: this.bucketId, segmentId: old, repairIndexFiles: true, logger: this.#log }));
-    // Streams whose latest version was in the old segment now resolve through its index; keep the most recent
-    // of them warm in the cache so the rollover does not cost a burst of index reads.
-    for (const [streamId, s] of this.#live.streams) {
-      this.#streamCache.set(streamId, { partitionKey: s.partitionKey, lastVersion: s.firstVersion + s.offsets.length - 1 });
+    const { io, dir } = this.#o;
+    this.#live.writeFiles(io, dir, this.bucketId, old);
+    const sealed = SealedSegment.open({ io, dir, bucketId: this.bucketId, segmentId: old, repairIndexFiles: true, logger: this.#log });
+    let data: FileHandle;
+    try {
+      data = this.#createSegmentFile(old + 1);
+    } catch (err) {
+      sealed.close();
+      throw err;
+    }
+    this.#sealed.push(sealed);
+    // Streams whose latest version was in the old segment now resolve through its index; keep them warm in the
+    // cache so that the rollover does not cost a burst of index reads.
+    for (const [streamId, st] of this.#live.streams) {
+      this.#streamCache.set(streamId, { partitionKey: st.partitionKey, lastVersion: st.firstVersion + st.offsets.length - 1 });
     }
     this.#data.close();
     this.#live = new SegmentIndex();
-    this.#createSegment(old + 1);
+    this.#data = data;
+    this.#segmentId = old + 1;
+    this.#durableOffset = SEGMENT_HEADER_BYTES;
     this.stats.rollovers++;
     this.#publish([]);
     this.#log?.info({ bucket: this.bucketId, sealed: old, active: old + 1 }, 'segment rolled over');
   }
 
   #createSegment(segmentId: number): void {
-    const { io, dir } = this.#o;
-    io.mkdirp(segmentDir(dir, this.bucketId, segmentId));
-    const path = segmentFile(dir, this.bucketId, segmentId, DATA_FILE);
-    if (io.exists(path)) io.unlink(path); // a half-created segment from a crash during a rollover
-    const data = io.open(path, 'create');
-    data.write(encodeSegmentHeader({ bucketId: this.bucketId, segmentId, createdAtMs: (this.#o.now ?? Date.now)(), segmentSizeBytes: this.#o.segmentSizeBytes }), 0);
-    data.truncate(this.#o.segmentSizeBytes);
-    data.datasync();
-    io.syncDir(segmentDir(dir, this.bucketId, segmentId));
-    io.syncDir(segmentsDir(dir, this.bucketId));
-    this.#data = data;
+    this.#data = this.#createSegmentFile(segmentId);
     this.#segmentId = segmentId;
     this.#durableOffset = SEGMENT_HEADER_BYTES;
   }
 
+  /** Creates a segment file at full (sparse) size with its header, durably; returns it open for writing. */
+  #createSegmentFile(segmentId: number): FileHandle {
+    const { io, dir } = this.#o;
+    mkdirDurable(io, segmentDir(dir, this.bucketId, segmentId));
+    const path = segmentFile(dir, this.bucketId, segmentId, DATA_FILE);
+    if (io.exists(path)) io.unlink(path); // a half-created segment from a crash or a failed rollover
+    const data = io.open(path, 'create');
+    try {
+      data.write(encodeSegmentHeader({ bucketId: this.bucketId, segmentId, createdAtMs: (this.#o.now ?? Date.now)(), segmentSizeBytes: this.#o.segmentSizeBytes }), 0);
+      data.truncate(this.#o.segmentSizeBytes);
+      data.datasync();
+      io.syncDir(segmentDir(dir, this.bucketId, segmentId));
+    } catch (err) {
+      data.close();
+      throw err;
+    }
+    return data;
+  }
+
   #recover(): void {
     const { io, dir } = this.#o;
-    io.mkdirp(segmentsDir(dir, this.bucketId));
     const ids = listSegmentIds(io, dir, this.bucketId);
     if (ids.length === 0) {
       this.#createSegment(0);
