@@ -24,6 +24,7 @@ import { EngineError } from './engine/engine-error.ts';
 import { expectedKindOf, type ExpectedVersion } from './engine/expected-version.ts';
 import { forEachRecord, StoreReader, type RecordBatch } from './engine/store-reader.ts';
 import { SharedState } from './threads/shared-state.ts';
+import { LruCache } from './engine/lru-cache.ts';
 
 export type { ExpectedVersion } from './engine/expected-version.ts';
 export { EngineError, CorruptRecordError } from './engine/engine-error.ts';
@@ -118,6 +119,8 @@ export class Database {
   readonly sharedState: SharedState;
   readonly #writes: WriteBackend;
   readonly #reads: ReadBackend;
+  /** Derived partition keys of recently appended streams: a UUIDv5 is a SHA-1, too dear to compute per append. */
+  readonly #derivedKeys = new LruCache<string, Uint8Array>(65_536);
   #closed = false;
 
   /** Use {@link open}. */
@@ -146,7 +149,7 @@ export class Database {
 
   async append(streamId: string, eventName: string, options: AppendOptions = {}): Promise<AppendResult> {
     this.#assertOpen();
-    const partitionKey = options.partitionKey !== undefined ? toUuid(options.partitionKey, 'partition key') : partitionKeyForStream(streamId);
+    const partitionKey = options.partitionKey !== undefined ? toUuid(options.partitionKey, 'partition key') : this.#derivedKey(streamId);
     const hash = partitionHash(partitionKey);
     const partitionId = hash % this.partitionCount;
     const event = this.#eventRequest(streamId, eventName, options, hash, Date.now());
@@ -187,6 +190,15 @@ export class Database {
         timestampMs: r.timestampMs,
       })),
     };
+  }
+
+  #derivedKey(streamId: string): Uint8Array {
+    let key = this.#derivedKeys.get(streamId);
+    if (key === undefined) {
+      key = partitionKeyForStream(streamId);
+      this.#derivedKeys.set(streamId, key);
+    }
+    return key;
   }
 
   #eventRequest(streamId: string, eventName: string, o: AppendOptions, hash: number, now: number): EventRequest {

@@ -82,6 +82,8 @@ const staged = new Map<number, number[]>();
 let closing: number | undefined;
 
 for (;;) {
+  // Idle moments pre-zero the active segments ahead of their write offsets (see BucketWriter.prezero).
+  while (requests.peek() === undefined && [...writers.values()].some((w) => w.prezero()));
   if (!requests.waitForData()) break;
   requests.drain((frame) => {
     const head = decodeRequestHead(frame);

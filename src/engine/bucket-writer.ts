@@ -101,6 +101,18 @@ interface StagedEvent {
 
 const BATCH_BUFFER_INITIAL_BYTES = 1 << 20;
 
+/**
+ * Pre-zeroing. A segment file is created sparse (full length, no blocks), so an fdatasync after appending into
+ * new blocks must also commit their allocation to the journal, and concurrent buckets then serialize on it.
+ * Measured on ext4 here: write+fdatasync 178 µs into sparse blocks vs 116 µs into already written blocks, and
+ * 8.4k vs 12.6k fsyncs/s with four writers. So each writer keeps a zeroed region ahead of its write offset,
+ * extended while idle (and inline, a chunk at a time, when load leaves no idle moment).
+ */
+const ZEROS = Buffer.alloc(1 << 20);
+const PREZERO_AHEAD_BYTES = 8 << 20;
+const PREZERO_LOW_WATER_BYTES = 4 << 20;
+const PAGE_BYTES = 4096;
+
 export class BucketWriter {
   readonly bucketId: number;
   readonly stats: BucketWriterStats = { batches: 0, fsyncs: 0, events: 0, transactions: 0, failedTransactions: 0, rollovers: 0, bytesWritten: 0 };
@@ -112,6 +124,9 @@ export class BucketWriter {
   #data!: FileHandle;
   /** Durable end of the active segment: everything below it is fdatasynced. */
   #durableOffset = SEGMENT_HEADER_BYTES;
+  /** Blocks of the active segment below this offset are written (data or zeros); above it the file is sparse. */
+  #zeroedEnd = SEGMENT_HEADER_BYTES;
+  #prezeroFailed = false;
   #live = new SegmentIndex();
   readonly #nextSequence = new Map<number, number>();
   readonly #streamCache: LruCache<string, StreamState>;
@@ -306,6 +321,8 @@ export class BucketWriter {
     const length = this.#bufLength;
     try {
       this.#data.write(this.#buf.subarray(0, length), start);
+      if (start + length > this.#zeroedEnd) this.#zeroedEnd = start + length;
+      if (!this.#prezeroFailed && this.#zeroedEnd - (start + length) < PREZERO_LOW_WATER_BYTES / 4) this.#zeroTo(start + length + PREZERO_AHEAD_BYTES);
     } catch (err) {
       this.#log?.error({ bucket: this.bucketId, segment: this.#segmentId, offset: start, err: String(err) }, 'segment write failed; rolling the batch back');
       this.#failUnflushed(new EngineError('WRITEERR', `write failed: ${(err as Error).message}`));
@@ -349,6 +366,7 @@ export class BucketWriter {
 
   /** Cuts the active segment back to `offset` (zeros after it) and syncs; a failure here poisons the bucket. */
   #rollBackTo(offset: number): void {
+    this.#zeroedEnd = offset;
     try {
       this.#data.truncate(offset);
       this.#data.truncate(this.#o.segmentSizeBytes);
@@ -356,6 +374,39 @@ export class BucketWriter {
     } catch (err) {
       this.#poison(err as Error);
     }
+  }
+
+  /** Writes zeros from the zeroed end up to `target` (page-aligned, within the segment). No sync. */
+  #zeroTo(target: number): void {
+    const end = Math.min(this.#o.segmentSizeBytes, Math.ceil(target / PAGE_BYTES) * PAGE_BYTES);
+    while (this.#zeroedEnd < end) {
+      const n = Math.min(ZEROS.length, end - this.#zeroedEnd);
+      this.#data.write(ZEROS.subarray(0, n), this.#zeroedEnd);
+      this.#zeroedEnd += n;
+    }
+  }
+
+  /**
+   * Idle-time work for the write worker: keeps a zeroed region ahead of the write offset and syncs it.
+   * Returns true if it did any work. A failure only stops pre-zeroing (it holds no acknowledged data), except a
+   * failed fdatasync, which poisons the bucket like any other.
+   */
+  prezero(): boolean {
+    if (this.#closed || this.#poisoned !== undefined || this.#prezeroFailed) return false;
+    if (this.#zeroedEnd >= this.#o.segmentSizeBytes || this.#zeroedEnd - this.#durableOffset >= PREZERO_LOW_WATER_BYTES) return false;
+    try {
+      this.#zeroTo(this.#durableOffset + PREZERO_AHEAD_BYTES);
+    } catch (err) {
+      this.#prezeroFailed = true;
+      this.#log?.warn({ bucket: this.bucketId, err: String(err) }, 'pre-zeroing the active segment failed; appends will allocate blocks as they go');
+      return true;
+    }
+    try {
+      this.#data.datasync();
+    } catch (err) {
+      this.#poison(err as Error);
+    }
+    return true;
   }
 
   #poison(err: Error): void {
@@ -422,6 +473,8 @@ export class BucketWriter {
     this.#data = data;
     this.#segmentId = old + 1;
     this.#durableOffset = SEGMENT_HEADER_BYTES;
+    this.#zeroedEnd = SEGMENT_HEADER_BYTES;
+    this.#prezeroFailed = false;
     this.stats.rollovers++;
     this.#publish([]);
     this.#log?.info({ bucket: this.bucketId, sealed: old, active: old + 1 }, 'segment rolled over');
@@ -431,6 +484,7 @@ export class BucketWriter {
     this.#data = this.#createSegmentFile(segmentId);
     this.#segmentId = segmentId;
     this.#durableOffset = SEGMENT_HEADER_BYTES;
+    this.#zeroedEnd = SEGMENT_HEADER_BYTES;
   }
 
   /** Creates a segment file at full (sparse) size with its header, durably; returns it open for writing. */
@@ -487,6 +541,7 @@ export class BucketWriter {
       this.#data.truncate(result.committedEnd);
       this.#data.truncate(this.#o.segmentSizeBytes);
       this.#data.datasync();
+      this.#zeroedEnd = result.committedEnd;
     }
     // Next sequences: from the active segment, then the newest sealed segment holding each partition.
     for (const [pid, p] of this.#live.partitions) this.#nextSequence.set(pid, p.firstSequence + p.offsets.length);

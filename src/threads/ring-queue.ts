@@ -220,6 +220,28 @@ export class RingQueue {
     this.#publishTail((this.#tail + frameRecordBytes(frameBytes)) | 0);
   }
 
+  /**
+   * Publishes the reserved frame like `commit()` but does not wake a sleeping consumer: the producer promises to
+   * call `wakeConsumer()` after its last frame of a burst, so the consumer wakes once and sees the whole burst
+   * (the write worker then makes it one batch, one fdatasync). Until that call a sleeping consumer stays asleep.
+   */
+  commitQuiet(frameBytes: number = this.#reservedBytes): void {
+    const start = this.#reservedStart;
+    assert(start !== -1, 'commitQuiet() without tryReserve()');
+    if (!Number.isInteger(frameBytes) || frameBytes < 0 || frameBytes > this.#reservedBytes) {
+      throw new RangeError(`commitQuiet(${frameBytes}): must be an integer in [0, ${this.#reservedBytes}] (the reserved size)`);
+    }
+    this.#words[start >> 2] = frameBytes;
+    this.#reservedStart = -1;
+    this.#tail = (this.#tail + frameRecordBytes(frameBytes)) | 0;
+    Atomics.store(this.#words, RingSlot.TAIL, this.#tail);
+  }
+
+  /** Wakes the consumer if it announced that it sleeps (after `commitQuiet()` frames). */
+  wakeConsumer(): void {
+    this.#wakeConsumer();
+  }
+
   /** Reserve, copy, commit. False when the ring is too full right now. */
   tryPush(frame: Uint8Array): boolean {
     const view = this.tryReserve(frame.length);
