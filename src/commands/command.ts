@@ -6,10 +6,24 @@
  * A command parses its arguments and returns a {@link Reply}: a function that writes the reply into the
  * connection's encoder. Asynchronous commands return a promise of one. The connection writes replies strictly in
  * request order (pipelining), and writes pushes (subscription messages) only between whole replies.
+ *
+ * Conventions the server relies on:
+ * - `execute(ctx, args)` gets the arguments AFTER the command name (after the subcommand name for a subcommand):
+ *   for `EAPPEND s E PAYLOAD x`, args is `[s, E, PAYLOAD, x]`. The name, the subcommand and the arity (`arity`,
+ *   counting the name as Redis does) are checked by the table before `execute` runs.
+ * - Arguments are Buffers that may be views into the socket's read chunk; they stay valid (Node never reuses a
+ *   read chunk), but copy one if you keep it for long, so the whole chunk is not kept alive.
+ * - An error reply is a thrown (or rejected) `ReplyError` (`-CODE message`) or `EngineError` (its `toReply()`).
+ *   Anything else thrown is a bug: the server logs it and answers `-ERR internal error`.
+ * - A Reply runs when its turn comes in the ordered reply queue, so it is the place for effects that must take
+ *   place in order on the wire: `HELLO 2` sets `encoder.protocol` inside its Reply, so the replies before it are
+ *   still RESP3 and its own reply is RESP2.
+ * - A Reply must write exactly one whole reply (it may add push frames after it, as ESUB does with `>3 subscribe`).
  */
 import type { Config } from '../config/config-schema.ts';
 import type { Database } from '../database.ts';
 import type { RespEncoder } from '../protocol/resp-encoder.ts';
+import type { Logger } from '../logging/logger.ts';
 
 export type Reply = (encoder: RespEncoder) => void;
 
@@ -17,7 +31,7 @@ export type CommandFlag =
   | 'write' // appends
   | 'readonly' // reads
   | 'fast' // O(1)
-  | 'noauth' // allowed before AUTH (HELLO, AUTH, QUIT, PING in RESP2? no: only HELLO/AUTH/QUIT)
+  | 'noauth' // allowed before AUTH when a password is required: only HELLO, AUTH and QUIT
   | 'pubsub' // subscriptions
   | 'connection'; // connection state (HELLO, CLIENT, SELECT, QUIT)
 
@@ -61,8 +75,14 @@ export interface ConnectionState {
   /**
    * Writes a push frame (subscriptions) between replies. Returns false when the connection's output buffer is over
    * its limit (the connection is then being closed).
+   *
+   * Order: a push goes behind every reply to a command received before the call (it joins the ordered reply queue
+   * as an already-answered entry), so a subscription's pushes never overtake the reply that created it, even when
+   * appends pipelined ahead of it are still waiting for their fsync. With nothing pending it is written at once.
    */
   push(write: Reply): boolean;
+  /** True once the socket is closed (or closing): pushes are then dropped. */
+  readonly closed: boolean;
   /** Called once when the connection closes (subscriptions free their resources here). */
   onClose(callback: () => void): void;
 }
@@ -74,6 +94,17 @@ export interface ServerInfo {
   readonly port: number;
   connectedClients(): number;
   totalCommands(): number;
+  /** Counters for INFO (connections received and rejected, bytes in and out, error replies). */
+  counters(): ServerCounters;
+}
+
+export interface ServerCounters {
+  connectionsReceived: number;
+  connectionsRejected: number;
+  commandsProcessed: number;
+  errorReplies: number;
+  netInputBytes: number;
+  netOutputBytes: number;
 }
 
 export interface CommandContext {
@@ -81,4 +112,6 @@ export interface CommandContext {
   readonly config: Config;
   readonly connection: ConnectionState;
   readonly server: ServerInfo;
+  /** The server's logger (a child per connection would cost too much; bind what you need). */
+  readonly logger?: Logger;
 }
