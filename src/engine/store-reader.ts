@@ -201,6 +201,16 @@ export class StoreReader {
     this.#buckets = Array.from({ length: o.bucketCount }, (_, b) => new BucketFollower(o, b));
   }
 
+  /** Runs a read; a corrupt record is logged with its location (once per read) before the error goes back. */
+  #logged<T>(read: () => T): T {
+    try {
+      return read();
+    } catch (err) {
+      if (err instanceof CorruptRecordError) this.#o.logger?.error({ location: err.location, err: err.message }, 'corrupt record found by a read; it is not served');
+      throw err;
+    }
+  }
+
   #bucket(bucketId: number): BucketFollower {
     const b = this.#buckets[bucketId];
     b.refresh();
@@ -213,6 +223,10 @@ export class StoreReader {
 
   /** The event with this id, searching its embedded partition's bucket first, then the others. */
   getEvent(eventId: Uint8Array): RecordBatch {
+    return this.#logged(() => this.#getEvent(eventId));
+  }
+
+  #getEvent(eventId: Uint8Array): RecordBatch {
     const home = this.bucketOfPartition(partitionHash(eventId) % this.#o.partitionCount);
     const order = [home, ...this.#buckets.map((_, i) => i).filter((i) => i !== home)];
     for (const bucketId of order) {
@@ -237,6 +251,10 @@ export class StoreReader {
    * range exists beyond the page (exact, unlike SierraDB's).
    */
   scanStream(streamId: string, partitionKey: Uint8Array | undefined, from: number, to: number, count: number): ScanResult {
+    return this.#logged(() => this.#scanStream(streamId, partitionKey, from, to, count));
+  }
+
+  #scanStream(streamId: string, partitionKey: Uint8Array | undefined, from: number, to: number, count: number): ScanResult {
     const key = partitionKey ?? partitionKeyForStream(streamId);
     const bucketId = this.bucketOfPartition(partitionHash(key) % this.#o.partitionCount);
     const bucket = this.#bucket(bucketId);
@@ -276,6 +294,10 @@ export class StoreReader {
 
   /** Events of a partition with sequences in [from, to], at most `count`, with an exact hasMore. */
   scanPartition(partitionId: number, from: number, to: number, count: number): ScanResult {
+    return this.#logged(() => this.#scanPartition(partitionId, from, to, count));
+  }
+
+  #scanPartition(partitionId: number, from: number, to: number, count: number): ScanResult {
     const bucketId = this.bucketOfPartition(partitionId);
     const bucket = this.#bucket(bucketId);
     const c = new RecordCollector(bucketId);
