@@ -1,0 +1,133 @@
+/**
+ * Pages of events read from disk for subscriptions, shared by the subscribers that ask for the same page at the
+ * same time.
+ *
+ * Live subscribers of a partition all sit at the same position, and the hub wakes them in one go, so each append
+ * would otherwise cost one read per subscriber. Reads in flight are keyed by what they start at (partition and
+ * sequence, or stream and version); a subscriber asking for a page that is already being read waits for that read
+ * instead. A page also keeps its events' encodings (RESP3 map, RESP2 array, JSON) once made, so a thousand
+ * subscribers encode each event once. Nothing is cached after the read completes and its subscribers are done
+ * with the page: positions move on, and memory stays bounded by the pages in use.
+ */
+import { RECORD_HEADER_BYTES, eventRecordField } from '../../native-free-io/segment-format.ts';
+import { decodeEvent, type Database, type EventRecord } from '../database.ts';
+import type { RespProtocol } from '../protocol/resp-encoder.ts';
+import { eventJson, eventMapBytes } from './event-encoding.ts';
+
+/** At most this many events per page. */
+export const PAGE_EVENTS_MAX = 256;
+/** Pages aim at about this many bytes of records (large events make shorter pages). */
+export const PAGE_BYTES_TARGET = 1024 * 1024;
+
+export class EventPage {
+  readonly records: Buffer;
+  readonly count: number;
+  /** Whether the store has more events past this page (exact). */
+  readonly hasMore: boolean;
+  readonly #offsets: number[];
+  #resp3: (Buffer | undefined)[] | undefined;
+  #resp2: (Buffer | undefined)[] | undefined;
+  #json: (string | undefined)[] | undefined;
+
+  constructor(records: Buffer, count: number, hasMore: boolean) {
+    this.records = records;
+    this.count = count;
+    this.hasMore = hasMore;
+    this.#offsets = new Array<number>(count);
+    let at = 0;
+    for (let i = 0; i < count; i++) {
+      this.#offsets[i] = at;
+      at += RECORD_HEADER_BYTES + records.readUInt32LE(at + 8);
+    }
+  }
+
+  /** Bytes of record data in the page. */
+  get bytes(): number {
+    return this.records.length;
+  }
+
+  sequence(i: number): number {
+    return eventRecordField.partitionSequence(this.records, this.#offsets[i]);
+  }
+
+  version(i: number): number {
+    return eventRecordField.streamVersion(this.records, this.#offsets[i]);
+  }
+
+  /** Event `i`, decoded (copies). */
+  event(i: number): EventRecord {
+    return decodeEvent(this.records, this.#offsets[i]);
+  }
+
+  /** Event `i` as the %11 event map (RESP3) or its flattened array (RESP2). */
+  mapBytes(i: number, protocol: RespProtocol): Buffer {
+    let cache = protocol === 3 ? this.#resp3 : this.#resp2;
+    if (cache === undefined) {
+      cache = new Array<Buffer | undefined>(this.count);
+      if (protocol === 3) this.#resp3 = cache;
+      else this.#resp2 = cache;
+    }
+    let bytes = cache[i];
+    if (bytes === undefined) {
+      bytes = eventMapBytes(this.records, this.#offsets[i], protocol);
+      cache[i] = bytes;
+    }
+    return bytes;
+  }
+
+  json(i: number): string {
+    if (this.#json === undefined) this.#json = new Array<string | undefined>(this.count);
+    let text = this.#json[i];
+    if (text === undefined) {
+      text = eventJson(this.records, this.#offsets[i]);
+      this.#json[i] = text;
+    }
+    return text;
+  }
+}
+
+export class PageReader {
+  readonly #db: Database;
+  readonly #inFlight = new Map<string, Promise<EventPage>>();
+  /** Reads issued and reads joined, for tests and INFO. */
+  reads = 0;
+  joined = 0;
+
+  constructor(db: Database) {
+    this.#db = db;
+  }
+
+  /** Events of the partition from sequence `from` on, at most `count` (a read in flight from `from` may give more or fewer). */
+  partition(partitionId: number, from: number, count: number): Promise<EventPage> {
+    return this.#shared(`p${partitionId}:${from}`, async () => {
+      const r = await this.#db.scanPartitionRaw(partitionId, from, Number.MAX_SAFE_INTEGER, count);
+      return new EventPage(r.records, r.count, r.hasMore);
+    });
+  }
+
+  /** Events of the stream from version `from` on (see `partition`). `keyText` identifies the partition key. */
+  stream(streamId: string, partitionKey: Uint8Array, keyText: string, from: number, count: number): Promise<EventPage> {
+    return this.#shared(`s${keyText}:${from}:${streamId}`, async () => {
+      const r = await this.#db.scanStreamRaw(streamId, from, Number.MAX_SAFE_INTEGER, count, partitionKey);
+      return new EventPage(r.records, r.count, r.hasMore);
+    });
+  }
+
+  #shared(key: string, read: () => Promise<EventPage>): Promise<EventPage> {
+    const pending = this.#inFlight.get(key);
+    if (pending !== undefined) {
+      this.joined++;
+      return pending;
+    }
+    this.reads++;
+    const p = read().finally(() => this.#inFlight.delete(key));
+    this.#inFlight.set(key, p);
+    return p;
+  }
+}
+
+/** A page size for events that average `averageBytes` each. */
+export function pageEventsFor(averageBytes: number): number {
+  if (!(averageBytes > 0)) return PAGE_EVENTS_MAX;
+  return Math.max(1, Math.min(PAGE_EVENTS_MAX, Math.floor(PAGE_BYTES_TARGET / averageBytes)));
+}
