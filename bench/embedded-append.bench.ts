@@ -17,12 +17,14 @@ const { values } = parseArgs({
     levels: { type: 'string', default: '1,16,256' },
     dir: { type: 'string' },
     streams: { type: 'string', default: '1000' },
+    'write-threads': { type: 'string' },
   },
 });
 const seconds = Number(values.seconds);
 const levels = values.levels!.split(',').map(Number);
 const streamCount = Number(values.streams);
 const payload = Buffer.alloc(200, 'x');
+const writeThreads = values['write-threads'] !== undefined ? Number(values['write-threads']) : undefined;
 
 export interface AppendBenchResult {
   concurrency: number;
@@ -36,7 +38,7 @@ export interface AppendBenchResult {
 
 export async function benchLevel(concurrency: number, dirRoot: string): Promise<AppendBenchResult> {
   const dir = fs.mkdtempSync(path.join(dirRoot, `append-${concurrency}-`));
-  const db = await open(dir, {});
+  const db = await open(dir, { threads: { write: writeThreads } });
   try {
     let events = 0;
     let checksum = 0;

@@ -239,9 +239,11 @@ export class BucketWriter {
     // Validate every event against the running state; nothing is changed until all pass.
     const local = new Map<string, StreamState>();
     const versions: number[] = new Array(t.events.length);
+    const streamIds: string[] = new Array(t.events.length);
     for (let i = 0; i < t.events.length; i++) {
       const e = t.events[i];
       const streamId = e.streamId.toString('utf8');
+      streamIds[i] = streamId;
       const current = local.get(streamId) ?? this.#stagedStreams.get(streamId) ?? this.#streamState(streamId);
       if (current !== undefined && !bytesEqual(current.partitionKey, t.partitionKey)) {
         return new EngineError(
@@ -285,7 +287,7 @@ export class BucketWriter {
         eventId: e.eventId,
         partitionId: t.partitionId,
         sequence,
-        streamId: e.streamId.toString('utf8'),
+        streamId: streamIds[i],
         partitionKey: t.partitionKey,
         version: versions[i],
         offset: this.#durableOffset + at,

@@ -10,6 +10,7 @@ import { writeStreamIndexFile } from '../../native-free-io/stream-index-file.ts'
 import type { FileIo } from '../../native-free-io/file-io.ts';
 import { EVENT_INDEX_FILE, PARTITION_INDEX_FILE, segmentFile, STREAM_INDEX_FILE } from '../../native-free-io/data-layout.ts';
 import { eventRecordField } from '../../native-free-io/segment-format.ts';
+import { EventIdTable } from './event-id-table.ts';
 
 export interface PartitionEntry {
   firstSequence: number;
@@ -37,7 +38,7 @@ export interface SegmentLookup {
 }
 
 export class SegmentIndex implements SegmentLookup {
-  readonly events = new Map<string, number>();
+  readonly events = new EventIdTable();
   readonly partitions = new Map<number, PartitionEntry>();
   readonly streams = new Map<string, StreamEntry>();
 
@@ -55,7 +56,7 @@ export class SegmentIndex implements SegmentLookup {
   }
 
   add(eventId: Uint8Array, partitionId: number, sequence: number, streamId: string, partitionKey: Uint8Array, version: number, offset: number): void {
-    this.events.set(eventKey(eventId), offset);
+    this.events.add(eventId, offset);
     const p = this.partitions.get(partitionId);
     if (p === undefined) this.partitions.set(partitionId, { firstSequence: sequence, offsets: [offset] });
     else p.offsets.push(offset);
@@ -65,11 +66,11 @@ export class SegmentIndex implements SegmentLookup {
   }
 
   eventOffset(eventId: Uint8Array): number | undefined {
-    return this.events.get(eventKey(eventId));
+    return this.events.get(eventId);
   }
 
   mightContainEvent(eventId: Uint8Array): boolean {
-    return this.events.has(eventKey(eventId));
+    return this.events.has(eventId);
   }
 
   partitionIds(): number[] {
@@ -107,15 +108,8 @@ export class SegmentIndex implements SegmentLookup {
   close(): void {}
 
   writeFiles(io: FileIo, dir: string, bucketId: number, segmentId: number): void {
-    const eventEntries: { eventId: Uint8Array; offset: number }[] = [];
-    for (const [key, offset] of this.events) eventEntries.push({ eventId: Buffer.from(key, 'latin1'), offset });
-    writeEventIndexFile(io, segmentFile(dir, bucketId, segmentId, EVENT_INDEX_FILE), eventEntries);
+    writeEventIndexFile(io, segmentFile(dir, bucketId, segmentId, EVENT_INDEX_FILE), this.events.entries());
     writePartitionIndexFile(io, segmentFile(dir, bucketId, segmentId, PARTITION_INDEX_FILE), this.partitions);
     writeStreamIndexFile(io, segmentFile(dir, bucketId, segmentId, STREAM_INDEX_FILE), this.streams);
   }
-}
-
-/** 16 id bytes as a 16-character string: the cheapest Map key for them. */
-export function eventKey(eventId: Uint8Array): string {
-  return Buffer.from(eventId.buffer, eventId.byteOffset, 16).toString('latin1');
 }

@@ -1,0 +1,22 @@
+import { expect, it } from 'vitest';
+import { EventIdTable } from '../../src/engine/event-id-table.ts';
+import { generateEventId } from '../../src/ids/event-id.ts';
+
+it('maps event ids to offsets across growth, and misses absent ids', () => {
+  const table = new EventIdTable();
+  const ids = Array.from({ length: 50_000 }, (_, i) => generateEventId(i & 0xffff, 1_700_000_000_000 + (i >> 4)));
+  ids.forEach((id, i) => table.add(id, i * 100));
+  expect(table.size).toBe(50_000);
+  ids.forEach((id, i) => expect(table.get(id)).toBe(i * 100));
+  for (let i = 0; i < 1000; i++) expect(table.get(generateEventId(7))).toBeUndefined();
+  expect([...table.entries()].length).toBe(50_000);
+  expect([...table.entries()][123].offset).toBe(12_300);
+});
+
+it('keeps the first offset of an id added twice', () => {
+  const table = new EventIdTable();
+  const id = generateEventId(1);
+  table.add(id, 5);
+  table.add(id, 9);
+  expect(table.get(id)).toBe(5);
+});
