@@ -421,8 +421,9 @@ export class BucketWriter {
   #publish(partitionIds: readonly number[]): void {
     const s = this.#o.sharedState;
     if (s === undefined) return;
-    for (const pid of partitionIds) s.publishWatermark(pid, this.#nextSequence.get(pid) ?? 0);
+    // Position first: a reader that sees a watermark must find every event below it readable.
     s.publishPosition(this.bucketId, this.#segmentId, this.#durableOffset);
+    for (const pid of partitionIds) s.publishWatermark(pid, this.#nextSequence.get(pid) ?? 0);
     s.announce();
   }
 

@@ -9,9 +9,10 @@
  *   [2*buckets, 2*buckets+parts)  watermark of partition p: the count of durable events, i.e. last sequence + 1
  *   [2*buckets+parts]             publish counter, bumped after every publish (Int32 view at the same bytes)
  *
- * Atomics protocol: a writer fdatasyncs, then stores the watermarks of the partitions it wrote, then the bucket
- * position, then bumps the publish counter and notifies its waiters. A reader that loads a position therefore sees
- * every byte below it durable on disk, and a watermark never runs ahead of the data. Positions pack segment and
+ * Atomics protocol: a writer fdatasyncs, then stores the bucket position, then the watermarks of the partitions it
+ * wrote, then bumps the publish counter and notifies its waiters. A reader that loads a position therefore sees
+ * every byte below it durable on disk, and one that loads a watermark finds every event below it readable (the
+ * position was stored first): a watermark never runs ahead of the data. Positions pack segment and
  * offset into one 64-bit store so that a reader never pairs a new segment id with an old offset.
  */
 const OFFSET_BITS = 40n;
