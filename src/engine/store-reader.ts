@@ -256,17 +256,36 @@ export class StoreReader {
 
   #scanStream(streamId: string, partitionKey: Uint8Array | undefined, from: number, to: number, count: number): ScanResult {
     const key = partitionKey ?? partitionKeyForStream(streamId);
-    const bucketId = this.bucketOfPartition(partitionHash(key) % this.#o.partitionCount);
+    return this.#scanRange(this.bucketOfPartition(partitionHash(key) % this.#o.partitionCount), from, to, count, {
+      range: (lookup) => lookup.streamRange(streamId),
+      offsets: (lookup, start, max) => lookup.streamOffsets(streamId, start, max),
+    });
+  }
+
+  /**
+   * Collects the records numbered [from, to] (stream versions or partition sequences, contiguous within each
+   * segment), at most `count`, walking segments in order; hasMore is exact: one record past the page is looked for.
+   */
+  #scanRange(
+    bucketId: number,
+    from: number,
+    to: number,
+    count: number,
+    by: {
+      range: (lookup: SegmentLookup) => { first: number; last: number } | undefined;
+      offsets: (lookup: SegmentLookup, start: number, max: number) => number[];
+    },
+  ): ScanResult {
     const bucket = this.#bucket(bucketId);
     const c = new RecordCollector(bucketId);
     let next = from;
     let hasMore = false;
     for (const s of bucket.segments()) {
       if (next > to) break;
-      const r = s.lookup.streamRange(streamId);
+      const r = by.range(s.lookup);
       if (r === undefined || r.last < next || r.first > to) continue;
-      const want = Math.min(count - c.count + 1, to - Math.max(next, r.first) + 1);
-      const offsets = s.lookup.streamOffsets(streamId, Math.max(next, r.first), want);
+      const start = Math.max(next, r.first);
+      const offsets = by.offsets(s.lookup, start, Math.min(count - c.count + 1, to - start + 1));
       for (const offset of offsets) {
         if (c.count === count) {
           hasMore = true;
@@ -275,7 +294,7 @@ export class StoreReader {
         c.add(s, offset);
       }
       if (hasMore) break;
-      next = Math.max(next, r.first) + offsets.length;
+      next = start + offsets.length;
     }
     return { ...c.finish(), hasMore };
   }
@@ -298,28 +317,10 @@ export class StoreReader {
   }
 
   #scanPartition(partitionId: number, from: number, to: number, count: number): ScanResult {
-    const bucketId = this.bucketOfPartition(partitionId);
-    const bucket = this.#bucket(bucketId);
-    const c = new RecordCollector(bucketId);
-    let next = from;
-    let hasMore = false;
-    for (const s of bucket.segments()) {
-      if (next > to) break;
-      const r = s.lookup.partitionRange(partitionId);
-      if (r === undefined || r.last < next || r.first > to) continue;
-      const want = Math.min(count - c.count + 1, to - Math.max(next, r.first) + 1);
-      const offsets = s.lookup.partitionOffsets(partitionId, Math.max(next, r.first), want);
-      for (const offset of offsets) {
-        if (c.count === count) {
-          hasMore = true;
-          break;
-        }
-        c.add(s, offset);
-      }
-      if (hasMore) break;
-      next = Math.max(next, r.first) + offsets.length;
-    }
-    return { ...c.finish(), hasMore };
+    return this.#scanRange(this.bucketOfPartition(partitionId), from, to, count, {
+      range: (lookup) => lookup.partitionRange(partitionId),
+      offsets: (lookup, start, max) => lookup.partitionOffsets(partitionId, start, max),
+    });
   }
 
   /** The partition's last durable sequence, or -1 when it is empty. */
