@@ -1,0 +1,82 @@
+/**
+ * EAPPEND: append one event to a stream.
+ *
+ *   EAPPEND <stream_id> <event_name> [EVENT_ID <uuid>] [PARTITION_KEY <uuid>]
+ *           [EXPECTED_VERSION <n|any|exists|empty>] [TIMESTAMP <ms>] [PAYLOAD <bytes>] [METADATA <bytes>]
+ *
+ * Options come in any order, each at most once (SierraDB misses some repeats; we do not). Defaults: the partition
+ * key derived from the stream id, a generated event id embedding the partition hash, now, empty payload and
+ * metadata, and EXPECTED_VERSION any (rejected when `append.strict_versioning` is on, as SierraDB's strict mode).
+ * Any UUID is a valid EVENT_ID here (shared/README, difference 2).
+ *
+ * Reply, sent once the event is fdatasynced:
+ *   %6 +event_id +<uuid> +partition_key +<uuid> +partition_id :n +partition_sequence :n +stream_version :n
+ *      +timestamp :ms
+ */
+import type { AppendOptions } from '../database.ts';
+import { writeAppendResult } from '../server/event-reply.ts';
+import { expectedVersionArg, OptionReader, text, u64Arg, uuidArg } from './arguments.ts';
+import type { ArgumentSpec, CommandDescriptor, Reply } from './command.ts';
+
+const OPTIONS: ReadonlySet<string> = new Set(['EVENT_ID', 'PARTITION_KEY', 'EXPECTED_VERSION', 'TIMESTAMP', 'PAYLOAD', 'METADATA']);
+
+/** One event's options, shared with EMAPPEND (which has no PARTITION_KEY per event). */
+export function readEventOption(o: AppendOptions, name: string, value: Buffer): void {
+  switch (name) {
+    case 'EVENT_ID':
+      o.eventId = uuidArg(value, 'EVENT_ID');
+      break;
+    case 'PARTITION_KEY':
+      o.partitionKey = uuidArg(value, 'PARTITION_KEY');
+      break;
+    case 'EXPECTED_VERSION':
+      o.expectedVersion = expectedVersionArg(value);
+      break;
+    case 'TIMESTAMP':
+      o.timestampMs = u64Arg(value, 'TIMESTAMP');
+      break;
+    case 'PAYLOAD':
+      o.payload = value;
+      break;
+    case 'METADATA':
+      o.metadata = value;
+      break;
+  }
+}
+
+/** The per-event options in COMMAND DOCS terms (EMAPPEND reuses all but PARTITION_KEY). */
+export const EVENT_OPTION_ARGUMENTS: ArgumentSpec[] = [
+  { name: 'event_id', type: 'string', token: 'EVENT_ID', optional: true },
+  { name: 'partition_key', type: 'string', token: 'PARTITION_KEY', optional: true },
+  { name: 'expected_version', type: 'string', token: 'EXPECTED_VERSION', optional: true },
+  { name: 'timestamp', type: 'integer', token: 'TIMESTAMP', optional: true },
+  { name: 'payload', type: 'string', token: 'PAYLOAD', optional: true },
+  { name: 'metadata', type: 'string', token: 'METADATA', optional: true },
+];
+
+export const eappend: CommandDescriptor = {
+  name: 'EAPPEND',
+  arity: -3,
+  flags: ['write'],
+  group: 'sierradb',
+  since: '0.1.0',
+  summary: 'Appends an event to a stream; replies once it is durable.',
+  syntax:
+    'EAPPEND stream_id event_name [EVENT_ID uuid] [PARTITION_KEY uuid] [EXPECTED_VERSION n|any|exists|empty] [TIMESTAMP ms] [PAYLOAD bytes] [METADATA bytes]',
+  arguments: [{ name: 'stream_id', type: 'key' }, { name: 'event_name', type: 'string' }, ...EVENT_OPTION_ARGUMENTS],
+  examples: [
+    `EAPPEND user-123 UserRegistered PAYLOAD '{"name":"john"}'`,
+    `EAPPEND user-123 UserRenamed EXPECTED_VERSION 0 PAYLOAD '{"name":"jo"}' METADATA '{"by":"admin"}'`,
+  ],
+  execute(ctx, args): Promise<Reply> {
+    const streamId = text(args[0]);
+    const eventName = text(args[1]);
+    const o: AppendOptions = {};
+    const options = new OptionReader(args, 2);
+    while (!options.done) {
+      const { name, value } = options.next(OPTIONS);
+      readEventOption(o, name, value);
+    }
+    return ctx.db.append(streamId, eventName, o).then((r): Reply => (e) => writeAppendResult(e, r));
+  },
+};

@@ -1,0 +1,405 @@
+/**
+ * One client connection: bytes in, requests parsed, commands run, replies out in request order.
+ *
+ * Ordered replies. Commands run as soon as their request is parsed (so pipelined appends reach the writers
+ * together and share an fsync), but their replies must leave in request order. Each request takes a slot at the
+ * tail of the reply queue; a synchronous reply fills its slot at once, an asynchronous one when its promise
+ * settles. Replies are encoded only from the head of the queue, so the encoder always holds whole replies in
+ * order, and a push (subscriptions) joins the queue as an already-filled slot, which keeps it between replies.
+ * With an empty queue a synchronous reply skips the queue and is encoded directly.
+ *
+ * Batching. Everything encoded goes into the connection's RespEncoder and leaves in one `socket.write`: at the
+ * end of each chunk of input (all the synchronous replies of a pipelined batch), and once per event-loop turn
+ * (setImmediate) after asynchronous replies complete, so a batch of appends completed by one group commit is
+ * answered with one write.
+ *
+ * Backpressure, the limit the engine relies on:
+ *   - at most `pendingCommandsMax` unanswered commands: beyond it the socket is paused (no more reads, so TCP
+ *     pushes back on the client) until the queue drains to `pendingCommandsResume`. A single chunk of input can
+ *     overshoot by what one read holds (at most 64 KiB of requests);
+ *   - unsent output above `outputPausedBytes` also pauses reading until the socket drains, so a client that
+ *     pipelines without reading cannot grow the output without bound;
+ *   - the parser bounds one request (argument count, bulk length, inline length) and `queryBufferBytesMax`
+ *     bounds an incomplete request's bytes.
+ *
+ * Closing. A malformed frame gets `-ERR Protocol error: ...` after every reply before it, then the connection
+ * closes (Redis's behaviour); QUIT does the same with `+OK`. Unknown commands and bad arguments only get an
+ * error reply. Commands still running when the socket goes away complete (an append stays durable), and their
+ * replies are dropped.
+ */
+import type { Socket } from 'node:net';
+import type { Config } from '../config/config-schema.ts';
+import type { Database } from '../database.ts';
+import { EngineError } from '../engine/engine-error.ts';
+import type { Logger } from '../logging/logger.ts';
+import { RespEncoder } from '../protocol/resp-encoder.ts';
+import { errorCode, ProtocolError, ReplyError } from '../protocol/reply-error.ts';
+import { RespRequestParser } from '../protocol/resp-request-parser.ts';
+import { checkAuthenticated, resolveCommand } from '../commands/command-table.ts';
+import type { CommandContext, ConnectionState, Reply, ServerCounters, ServerInfo } from '../commands/command.ts';
+
+export interface ConnectionLimits {
+  /** Unanswered commands at which reading stops. */
+  readonly pendingCommandsMax: number;
+  /** Unanswered commands at which reading resumes. */
+  readonly pendingCommandsResume: number;
+  /** Unsent output bytes at which reading stops until the socket drains. */
+  readonly outputPausedBytes: number;
+  /** Bytes of one incomplete request (client_query_buffer_limit). */
+  readonly queryBufferBytesMax: number;
+  /** Unsent output beyond which a push closes the connection (pubsub_output_buffer_limit_bytes). */
+  readonly pushOutputBytesMax: number;
+  /** Parser limits. */
+  readonly argumentCountMax: number;
+  readonly bulkBytesMax: number;
+  readonly inlineBytesMax: number;
+}
+
+export const connectionLimitsDefault = {
+  pendingCommandsMax: 1024,
+  pendingCommandsResume: 256,
+  outputPausedBytes: 4 * 1024 * 1024,
+  argumentCountMax: 1024 * 1024,
+  inlineBytesMax: 64 * 1024,
+} as const;
+
+export interface ConnectionOptions {
+  readonly id: number;
+  readonly socket: Socket;
+  readonly db: Database;
+  readonly config: Config;
+  readonly server: ServerInfo;
+  readonly counters: ServerCounters;
+  readonly logger: Logger;
+  readonly limits: ConnectionLimits;
+  /** Called once, after the socket closed and the close callbacks ran. */
+  readonly onClosed: (c: Connection) => void;
+}
+
+/** How long a connection closed by QUIT or a protocol error waits for the client to close its side. */
+const CLOSE_LINGER_MS = 2000;
+
+/** One entry of the ordered reply queue. */
+class Slot {
+  reply: Reply | undefined;
+  closeAfter = false;
+  constructor(reply: Reply | undefined) {
+    this.reply = reply;
+  }
+}
+
+export class Connection implements ConnectionState {
+  readonly id: number;
+  protocol: 2 | 3 = 3;
+  name: string | undefined = undefined;
+  authenticated: boolean;
+  libName?: string;
+  libVersion?: string;
+  readonly createdAtMs = Date.now();
+  readonly remoteAddress: string;
+
+  readonly #socket: Socket;
+  readonly #o: ConnectionOptions;
+  readonly #ctx: CommandContext;
+  readonly #parser: RespRequestParser;
+  readonly #encoder = new RespEncoder({ protocol: 3 });
+
+  /** Slots not yet encoded; #head is the first live index (the array is compacted now and then). */
+  #queue: Slot[] = [];
+  #head = 0;
+  #flushScheduled = false;
+  /** Set by closeAfterReply() while a command runs. */
+  #closeRequested = false;
+  /** No further requests are executed (QUIT, protocol error, shutdown). */
+  #closing = false;
+  #ended = false;
+  #closed = false;
+  #pausedForPending = false;
+  #pausedForOutput = false;
+  #closeCallbacks: (() => void)[] = [];
+  #drained: (() => void) | undefined;
+
+  constructor(o: ConnectionOptions) {
+    this.#o = o;
+    this.id = o.id;
+    this.#socket = o.socket;
+    this.remoteAddress = `${o.socket.remoteAddress}:${o.socket.remotePort}`;
+    this.authenticated = o.config.server.requirepass === undefined;
+    this.#parser = new RespRequestParser({
+      argumentCountMax: o.limits.argumentCountMax,
+      bulkBytesMax: o.limits.bulkBytesMax,
+      inlineBytesMax: o.limits.inlineBytesMax,
+    });
+    this.#ctx = { db: o.db, config: o.config, connection: this, server: o.server, logger: o.logger };
+    const socket = o.socket;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('drain', () => this.#onDrain());
+    socket.on('error', (err) => o.logger.debug({ connection: this.id, err }, 'connection error'));
+    socket.on('close', () => this.#onClose());
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // ConnectionState
+
+  get closed(): boolean {
+    return this.#closed || this.#ended;
+  }
+
+  closeAfterReply(): void {
+    this.#closeRequested = true;
+  }
+
+  push(write: Reply): boolean {
+    if (this.closed) return false;
+    if (this.#socket.writableLength + this.#encoder.length > this.#o.limits.pushOutputBytesMax) {
+      this.#o.logger.warn({ connection: this.id, bytes: this.#socket.writableLength }, 'closing a connection over its push output limit');
+      this.#socket.destroy();
+      return false;
+    }
+    this.#add(write, false);
+    this.#scheduleFlush();
+    return true;
+  }
+
+  onClose(callback: () => void): void {
+    if (this.#closed) queueMicrotask(callback);
+    else this.#closeCallbacks.push(callback);
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Input
+
+  #onData(chunk: Buffer): void {
+    this.#o.counters.netInputBytes += chunk.length;
+    if (this.#closing) return;
+    const error = this.#parser.feed(chunk, this.#onRequest);
+    if (error !== undefined) {
+      this.#failProtocol(error);
+    } else if (this.#parser.bufferedBytes > this.#o.limits.queryBufferBytesMax) {
+      this.#failProtocol(new ProtocolError('query buffer limit reached (server.client_query_buffer_limit)'));
+    }
+    this.#flush();
+    if (!this.#pausedForPending && this.#pending() >= this.#o.limits.pendingCommandsMax) {
+      this.#pausedForPending = true;
+      this.#updatePaused();
+    }
+  }
+
+  readonly #onRequest = (request: Buffer[]): void => {
+    if (this.#closing) return;
+    this.#o.counters.commandsProcessed++;
+    let result: Reply | Promise<Reply>;
+    try {
+      const { descriptor, args } = resolveCommand(request);
+      checkAuthenticated(descriptor, this, this.#o.config);
+      result = descriptor.execute(this.#ctx, args);
+    } catch (err) {
+      result = this.#errorReply(err);
+    }
+    if (this.#closeRequested) {
+      this.#closeRequested = false;
+      this.#closing = true;
+      const slot = this.#add(result, true);
+      slot.closeAfter = true;
+      return;
+    }
+    this.#add(result, false);
+  };
+
+  #failProtocol(error: ProtocolError): void {
+    this.#closing = true;
+    this.#o.counters.errorReplies++;
+    const reply = error.toReplyError();
+    const slot = this.#add((e) => e.replyError(reply), true);
+    slot.closeAfter = true;
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // The ordered reply queue
+
+  #pending(): number {
+    return this.#queue.length - this.#head;
+  }
+
+  /** Adds a reply (or a promise of one) in order; encodes it at once when nothing is ahead of it. */
+  #add(result: Reply | Promise<Reply>, forceSlot: boolean): Slot {
+    if (typeof result === 'function') {
+      if (!forceSlot && this.#pending() === 0) {
+        this.#encode(result);
+        return new Slot(undefined);
+      }
+      const slot = new Slot(result);
+      this.#queue.push(slot);
+      if (forceSlot) queueMicrotask(() => this.#advance());
+      return slot;
+    }
+    const slot = new Slot(undefined);
+    this.#queue.push(slot);
+    result.then(
+      (reply) => {
+        slot.reply = reply;
+        this.#advance();
+      },
+      (err: unknown) => {
+        slot.reply = this.#errorReply(err);
+        this.#advance();
+      },
+    );
+    return slot;
+  }
+
+  /** Encodes the filled slots at the head of the queue, in order. */
+  #advance(): void {
+    if (this.#closed) return;
+    const queue = this.#queue;
+    let progressed = false;
+    while (this.#head < queue.length) {
+      const slot = queue[this.#head];
+      if (slot.reply === undefined) break;
+      queue[this.#head++] = undefined as unknown as Slot;
+      this.#encode(slot.reply);
+      progressed = true;
+      if (slot.closeAfter) {
+        this.#flush();
+        this.#end();
+        return;
+      }
+    }
+    if (this.#head === queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > queue.length) {
+      this.#queue = queue.slice(this.#head);
+      this.#head = 0;
+    }
+    if (!progressed) return;
+    this.#scheduleFlush();
+    if (this.#pausedForPending && this.#pending() <= this.#o.limits.pendingCommandsResume) {
+      this.#pausedForPending = false;
+      this.#updatePaused();
+    }
+    if (this.#pending() === 0) this.#drained?.();
+  }
+
+  #encode(reply: Reply): void {
+    const e = this.#encoder;
+    const mark = e.length;
+    try {
+      reply(e);
+    } catch (err) {
+      // A reply writer failed half-way: drop what it wrote, so the stream stays well-formed.
+      e.truncate(mark);
+      this.#o.logger.error({ connection: this.id, err }, 'reply writer failed');
+      this.#o.counters.errorReplies++;
+      e.error('ERR internal error while writing the reply');
+    }
+  }
+
+  #errorReply(err: unknown): Reply {
+    this.#o.counters.errorReplies++;
+    if (err instanceof ReplyError) return (e) => e.replyError(err);
+    if (err instanceof EngineError) {
+      const text = err.toReply();
+      return (e) => e.error(text);
+    }
+    this.#o.logger.error({ connection: this.id, err }, 'command failed');
+    const message = err instanceof Error ? err.message : String(err);
+    const reply = new ReplyError(errorCode.ERR, `internal error: ${message}`);
+    return (e) => e.replyError(reply);
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Output
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      this.#flush();
+    });
+  }
+
+  #flush(): void {
+    if (this.#encoder.length === 0 || this.#closed || this.#ended) return;
+    const out = this.#encoder.take();
+    this.#o.counters.netOutputBytes += out.length;
+    this.#socket.write(out);
+    if (!this.#pausedForOutput && this.#socket.writableLength > this.#o.limits.outputPausedBytes) {
+      this.#pausedForOutput = true;
+      this.#updatePaused();
+    }
+  }
+
+  #onDrain(): void {
+    if (this.#pausedForOutput) {
+      this.#pausedForOutput = false;
+      this.#updatePaused();
+    }
+  }
+
+  #updatePaused(): void {
+    if (this.#closed) return;
+    if (this.#pausedForPending || this.#pausedForOutput) this.#socket.pause();
+    else this.#socket.resume();
+  }
+
+  /** Closes our side after the last reply; the client gets CLOSE_LINGER_MS to close its side. */
+  #end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#closing = true;
+    this.#socket.end();
+    // Keep reading (and discarding) so the client's close is seen and the socket can finish.
+    this.#pausedForPending = false;
+    this.#pausedForOutput = false;
+    this.#socket.resume();
+    setTimeout(() => this.#socket.destroy(), CLOSE_LINGER_MS).unref();
+  }
+
+  #onClose(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closing = true;
+    this.#drained?.();
+    for (const callback of this.#closeCallbacks.splice(0)) {
+      try {
+        callback();
+      } catch (err) {
+        this.#o.logger.error({ connection: this.id, err }, 'a connection close callback failed');
+      }
+    }
+    this.#o.onClosed(this);
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Shutdown
+
+  /**
+   * Stops executing requests, lets the commands already running finish and their replies go out, then closes.
+   * Resolves when the socket is closed.
+   */
+  shutdown(): Promise<void> {
+    this.#closing = true;
+    return new Promise((resolve) => {
+      if (this.#closed) {
+        resolve();
+        return;
+      }
+      this.#socket.once('close', () => resolve());
+      const finish = (): void => {
+        this.#drained = undefined;
+        this.#flush();
+        this.#end();
+      };
+      if (this.#pending() === 0) finish();
+      else this.#drained = finish;
+    });
+  }
+
+  /** Closes at once, dropping unsent replies. */
+  destroy(): void {
+    this.#socket.destroy();
+  }
+}
