@@ -22,18 +22,24 @@ import { client } from './client.ts';
 import type { CommandDescriptor, ConnectionState } from './command.ts';
 import { command } from './command-command.ts';
 import { config } from './config-get.ts';
+import { eack } from './eack.ts';
 import { eappend } from './eappend.ts';
 import { eget } from './eget.ts';
 import { emappend } from './emappend.ts';
 import { epscan } from './epscan.ts';
 import { epseq } from './epseq.ts';
+import { epsub } from './epsub.ts';
 import { escan } from './escan.ts';
+import { esub } from './esub.ts';
 import { esver } from './esver.ts';
+import { eunsub } from './eunsub.ts';
 import { hello } from './hello.ts';
 import { info } from './info.ts';
 import { ping } from './ping.ts';
 import { quit } from './quit.ts';
 import { select } from './select.ts';
+import { subscribe } from './subscribe.ts';
+import { unsubscribe } from './unsubscribe.ts';
 
 const COMMANDS: readonly CommandDescriptor[] = [
   // SierraDB's event commands.
@@ -44,11 +50,13 @@ const COMMANDS: readonly CommandDescriptor[] = [
   esver,
   epscan,
   epseq,
-  // ---------------------------------------------------------------------------------------------------------------
-  // SUBSCRIPTIONS GO HERE. ESUB, EPSUB, EACK, EUNSUB (src/commands/esub.ts, epsub.ts, eack.ts, eunsub.ts,
-  // subscribe.ts) are being written separately; register each descriptor in this list when its file lands, then
-  // run `npm run docs:commands` (the README check in test/integration fails until the README is regenerated).
-  // ---------------------------------------------------------------------------------------------------------------
+  // Subscriptions: SierraDB's (ESUB, EPSUB, EACK), ours (EUNSUB), and Redis's live tail (SUBSCRIBE, UNSUBSCRIBE).
+  esub,
+  epsub,
+  eack,
+  eunsub,
+  subscribe,
+  unsubscribe,
   // Connection and server commands real clients send.
   hello,
   auth,
