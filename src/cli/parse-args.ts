@@ -3,7 +3,7 @@
  * `-n/--node-count`, `-i/--node-index`, `--cluster-address`, `--mdns <bool>`) plus ours, each mapped to a config key.
  *
  *   sierradb [serve] [flags]          run the server (the default command)
- *   sierradb verify [--dir D] [--repair]   check (and optionally repair) a database directory
+ *   sierradb verify [--dir D] [--repair] [--json]   check (and optionally repair) a database directory
  *
  * Values stay strings here; `loadConfig` parses them with the same rules as file and environment values, so a bad
  * `--bucket-count` is reported next to every other configuration error. Nothing here exits the process or prints:
@@ -27,8 +27,10 @@ export interface VerifyArgs {
   readonly command: 'verify';
   readonly flags: ConfigFlags;
   readonly configFile: string | undefined;
-  /** Truncate torn tails and rebuild damaged indexes instead of only reporting them. */
+  /** Rebuild missing or damaged index files of sealed segments from their data files (data files are never written). */
   readonly repair: boolean;
+  /** Print the report as JSON instead of text. */
+  readonly json: boolean;
 }
 
 /** `--help`, `--version` or a usage error: print `output` (stdout when exitCode is 0, else stderr) and exit. */
@@ -146,14 +148,21 @@ export function buildParser(argv: readonly string[]): { parser: Argv; ran: () =>
     )
     .command(
       'verify',
-      'Check a database directory: checksums, torn tails, index consistency',
+      'Check a data directory: record checksums, torn tails, index files, gapless sequences and versions',
       (y) =>
-        addConfigFlags(y, 'verify').option('repair', {
-          type: 'boolean',
-          default: false,
-          describe: 'Truncate torn tails and rebuild damaged indexes instead of only reporting them',
-          group: 'Verify:',
-        }),
+        addConfigFlags(y, 'verify')
+          .option('repair', {
+            type: 'boolean',
+            default: false,
+            describe: 'Rebuild missing or damaged index files of sealed segments from their data files (data files are never written), then verify again',
+            group: 'Verify:',
+          })
+          .option('json', {
+            type: 'boolean',
+            default: false,
+            describe: 'Print the report as JSON',
+            group: 'Verify:',
+          }),
       () => {
         ran = 'verify';
       },
@@ -198,7 +207,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     if (f.commands.includes(command) && (typeof v === 'string' || typeof v === 'boolean')) flags[f.key] = v;
   }
   const configFile = typeof parsed.config === 'string' ? parsed.config : undefined;
-  if (command === 'verify') return { command, flags, configFile, repair: parsed.repair === true };
+  if (command === 'verify') return { command, flags, configFile, repair: parsed.repair === true, json: parsed.json === true };
   return { command, flags, configFile };
 }
 

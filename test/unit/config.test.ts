@@ -465,14 +465,16 @@ describe('command line', () => {
     expect(parseArgs([])).toEqual({ command: 'serve', flags: {}, configFile: undefined });
   });
 
-  it('declares verify with --dir and --repair', () => {
+  it('declares verify with --dir, --repair and --json', () => {
     expect(parseArgs(['verify', '--dir', '/data', '--repair'])).toEqual({
       command: 'verify',
       flags: { dir: '/data' },
       configFile: undefined,
       repair: true,
+      json: false,
     });
-    expect(parseArgs(['verify'])).toMatchObject({ command: 'verify', repair: false });
+    expect(parseArgs(['verify'])).toMatchObject({ command: 'verify', repair: false, json: false });
+    expect(parseArgs(['verify', '--json'])).toMatchObject({ command: 'verify', json: true });
     expect(parseArgs(['verify', '--bucket-count', '4'])).toMatchObject({ command: 'exit', exitCode: 1 });
   });
 
