@@ -80,6 +80,8 @@ export class ManagedSubscription {
   delivered = 0;
   /** Events skipped because their position had already been passed (redelivered after a reconnect). */
   skipped = 0;
+  /** Events received but not yet handled when their connection dropped (they come again after the reconnect). */
+  discarded = 0;
   readonly #manager: SubscriptionManager;
   readonly #handler: EventHandler;
   /** Next position per source: partition id, or stream id. */
@@ -165,6 +167,7 @@ export class ManagedSubscription {
   _detach(): Promise<void> {
     this.#serverId = undefined;
     this.#epoch++;
+    this.discarded += this.#queue.length - this.#queueHead;
     this.#queue.length = 0;
     this.#queueHead = 0;
     return this.#draining;
