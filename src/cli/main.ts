@@ -2,6 +2,7 @@
 /**
  * The `sierradb` executable (`npm start`): parse the command line, load and validate the whole configuration
  * (every error printed, exit 1), open the database, serve RESP on `network.client_address`.
+ * `sierradb verify` checks a data directory offline instead (src/cli/verify-command.ts).
  *
  * Start-up logs one line with msg "listening", the effective listen address (the real port when the
  * configuration says port 0) and the configuration with the password masked; tests read the port from it.
@@ -35,7 +36,11 @@ if (parsed.command === 'exit') {
   (parsed.exitCode === 0 ? process.stdout : process.stderr).write(parsed.output);
   process.exit(parsed.exitCode);
 }
-if (parsed.command === 'verify') fail(['verify is not available yet']);
+if (parsed.command === 'verify') {
+  // Offline check of a data directory (src/tools/verify.ts); loaded only for this command.
+  const { runVerify } = await import('./verify-command.ts');
+  process.exit(await runVerify(parsed));
+}
 
 const loaded = loadConfig(parsed);
 if (!loaded.ok) {
