@@ -564,6 +564,9 @@ class PostgresClient implements LoadClient {
   #count = 0;
   #scanStart = 0;
   #lost = false;
+  #busy = false;
+  /** Requests issued (their pipeline slot taken) and not yet sent: pg runs one query at a time per connection. */
+  readonly #queue: { sentMs: number; issueNumber: number }[] = [];
   readonly #streamText: string[];
 
   constructor(run: Run, index: number) {
@@ -597,17 +600,20 @@ class PostgresClient implements LoadClient {
     if (o.pipelineMode === 'batch' && this.#count > 0) return;
     while (this.#count < o.pipeline && run.take()) {
       this.#count++;
-      this.#issue();
+      this.#queue.push({ sentMs: performance.now(), issueNumber: run.issued });
     }
+    if (!this.#busy) this.#next();
   }
 
-  #issue(): void {
+  /** Sends the oldest queued request (pg 8 deprecates overlapping queries on one client: we queue them here). */
+  #next(): void {
+    const request = this.#queue.shift();
+    if (request === undefined || this.#lost) return;
+    this.#busy = true;
     const run = this.#run;
     const o = run.o;
-    const sentMs = performance.now();
     let promise: Promise<pg.QueryResult<unknown[]>>;
     let stream = -1;
-    const issueNumber = run.issued;
     if (o.command === 'append') {
       stream = this.#pick();
       const expected = o.expectedVersions ? run.nextVersion[stream]++ - 1 : null;
@@ -627,8 +633,8 @@ class PostgresClient implements LoadClient {
       });
     }
     promise.then(
-      (result) => this.#done(sentMs, undefined, stream, issueNumber, result.rowCount ?? 0),
-      (err: Error & { code?: string }) => this.#done(sentMs, err, stream, issueNumber, 0),
+      (result) => this.#done(request.sentMs, undefined, stream, request.issueNumber, result.rowCount ?? 0),
+      (err: Error & { code?: string }) => this.#done(request.sentMs, err, stream, request.issueNumber, 0),
     );
   }
 
@@ -652,13 +658,16 @@ class PostgresClient implements LoadClient {
         run.scans++;
       }
     }
+    this.#busy = false;
     run.checkIdle();
     this.fill();
+    if (!this.#busy) this.#next();
   }
 
   #lose(): void {
     if (this.#lost) return;
     this.#lost = true;
+    this.#queue.length = 0;
     const n = this.#count;
     this.#count = 0;
     this.#run.lose(n);

@@ -1,0 +1,540 @@
+/**
+ * `npm run bench:compare [-- --quick]`: this server against Redis Streams and PostgreSQL, in one run, on one
+ * machine, each started on loopback with a fresh data directory and driven by the same clients (issue 5).
+ *
+ *   1. durable appends of 200-byte payloads:
+ *        redis-benchmark -c 50 -P 16 and -c 50 -P 1 against the two RESP servers
+ *          ours:  EAPPEND s:__rand_int__ E PAYLOAD <200 bytes>
+ *          redis: XADD s:__rand_int__ * f <200 bytes>   (appendonly yes, appendfsync always, then everysec)
+ *        the load generator (bench/load) with the same clients and pipelines against all three
+ *          (PostgreSQL: append_event(), which enforces the expected version; with --expected-versions too);
+ *   2. read path: a 10,000-event stream paged 100 at a time by one client (ESCAN vs XRANGE vs SELECT ... LIMIT);
+ *   3. catch-up: `EPSUB * FROM 0` over 1,000,000 stored events (events/s).
+ *
+ * Then a table of ratios (ours ÷ peer) with the issue's targets marked met or missed, and the whole record in
+ * bench/results/<date>.json. The clients run on the same cores as the servers, as the peers' own benchmarks do.
+ * `--quick` runs everything briefly (CI's smoke test); a peer that is missing and cannot be installed is skipped
+ * with a line saying why.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import net from 'node:net';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { measureCatchUp } from './load/catch-up.ts';
+import { makePayload, seededRandom } from './load/key-distribution.ts';
+import { runLoad, type LoadOptions, type LoadSummary } from './load/load-generator.ts';
+import type { RunningServer } from './peers/common.ts';
+import { machineFacts, type MachineFacts } from './peers/machine.ts';
+import { findPostgres, startPostgres, type PostgresServer, type PostgresTools } from './peers/postgres.ts';
+import { runRedisBenchmark } from './peers/redis-benchmark.ts';
+import { findRedis, startRedis, type RedisFsync, type RedisTools } from './peers/redis.ts';
+import { findSierra, startSierra } from './peers/sierradb.ts';
+import { RespReplyParser, type RespValue } from '../src/protocol/resp-reply-parser.ts';
+import { ReplyError } from '../src/protocol/reply-error.ts';
+
+const systems = ['sierradb', 'redis-always', 'redis-everysec', 'postgres'] as const;
+type SystemId = (typeof systems)[number];
+
+const argv = await yargs(hideBin(process.argv))
+  .scriptName('npm run bench:compare --')
+  .options({
+    quick: { type: 'boolean', default: false, describe: 'a short run (seconds, not minutes), for CI' },
+    install: { type: 'boolean', default: true, describe: 'install missing peers with apt-get (--no-install: only report them)' },
+    only: { type: 'string', describe: `comma-separated subset of ${systems.join(',')}` },
+    'results-dir': { type: 'string', describe: 'where <date>.json goes (default bench/results)' },
+    'data-root': { type: 'string', default: os.tmpdir(), describe: 'parent of the fresh data directories' },
+    seconds: { type: 'number', describe: 'length of each timed run (default 10, quick 1)' },
+    clients: { type: 'number', default: 50 },
+    'payload-bytes': { type: 'number', default: 200 },
+    streams: { type: 'number', default: 1000, describe: 'streams appended to (redis-benchmark -r)' },
+    'scan-events': { type: 'number', default: 10_000 },
+    'page-size': { type: 'number', default: 100 },
+    'catch-up-events': { type: 'number', describe: 'events stored before EPSUB * FROM 0 (default 1,000,000, quick 20,000)' },
+    'catch-up-window': { type: 'number', default: 10_000 },
+    progress: { type: 'boolean', describe: 'print the load generator’s per-second lines (default: not with --quick)' },
+  })
+  .strict()
+  .help()
+  .parse();
+
+const quick = argv.quick;
+const seconds = argv.seconds ?? (quick ? 1 : 10);
+const clients = argv.clients;
+const payloadBytes = argv['payload-bytes'];
+const streams = argv.streams;
+const catchUpEvents = argv['catch-up-events'] ?? (quick ? 20_000 : 1_000_000);
+const showProgress = argv.progress ?? !quick;
+const selected = new Set<SystemId>(argv.only === undefined ? systems : (argv.only.split(',') as SystemId[]));
+for (const s of selected) if (!systems.includes(s)) throw new Error(`--only: unknown system ${s}`);
+const dataRoot = argv['data-root'];
+const resultsDir = argv['results-dir'] ?? fileURLToPath(new URL('./results/', import.meta.url));
+
+const say = (line = '') => process.stdout.write(line + '\n');
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+// ---------------------------------------------------------------------------------------------------------------
+// What one measurement records.
+
+type Measurement = {
+  system: SystemId;
+  workload: string;
+  tool: 'redis-benchmark' | 'load' | 'catch-up';
+  clients: number;
+  pipeline: number;
+  /** Requests (or pages) per second. For catch-up, p50Ms and p99Ms both hold the time to the first event. */
+  opsPerSecond: number;
+  /** Events appended or read per second. */
+  eventsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  detail: unknown;
+};
+const measurements: Measurement[] = [];
+const failures: { system: SystemId; workload: string; error: string }[] = [];
+const skipped: { system: SystemId | 'catch-up'; reason: string }[] = [];
+
+function record(m: Measurement): void {
+  measurements.push(m);
+  const errors = m.errors > 0 ? `  ERRORS ${fmt(m.errors)}` : '';
+  const latency =
+    m.tool === 'catch-up'
+      ? `first event after ${m.p50Ms.toFixed(2)} ms`
+      : `p50 ${m.p50Ms.toFixed(2).padStart(7)} ms  p99 ${m.p99Ms.toFixed(2).padStart(7)} ms`;
+  say(`  ${m.workload.padEnd(34)} ${fmt(m.eventsPerSecond).padStart(11)} events/s  ${latency}${errors}`);
+}
+
+function fromLoad(system: SystemId, workload: string, s: LoadSummary): Measurement {
+  return {
+    system,
+    workload,
+    tool: 'load',
+    clients: s.clients,
+    pipeline: s.pipeline,
+    opsPerSecond: s.opsPerSecond,
+    eventsPerSecond: s.eventsPerSecond,
+    p50Ms: s.latencyUs.p50 / 1000,
+    p99Ms: s.latencyUs.p99 / 1000,
+    errors: s.errors + s.unanswered,
+    detail: s,
+  };
+}
+
+async function attempt(system: SystemId, workload: string, f: () => Promise<void>): Promise<void> {
+  try {
+    await f();
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    failures.push({ system, workload, error: message });
+    say(`  ${workload.padEnd(34)} FAILED: ${message}`);
+  }
+}
+
+const loadBase = (): Partial<LoadOptions> => ({
+  clients,
+  payloadBytes,
+  streams,
+  durationSeconds: seconds,
+  drainTimeoutSeconds: 60,
+  onProgress: showProgress ? (line) => say(`    ${line}`) : null,
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Machine, tools, peers.
+
+const facts: MachineFacts = machineFacts(dataRoot);
+say(`bench:compare${quick ? ' --quick' : ''}: ${new Date().toISOString()}`);
+say(
+  `machine: ${facts.nproc} cores (${facts.cpuModel}), ${facts.memoryGiB} GiB, ${facts.kernel}, Node ${facts.node}; ` +
+    `data on ${facts.filesystem} at ${facts.dataRoot}`,
+);
+say(
+  `fdatasync probe (append ${facts.fdatasync.bytesPerWrite} B + fdatasync, ${facts.fdatasync.writes}×): ` +
+    `p50 ${facts.fdatasync.p50Us.toFixed(0)} µs, p99 ${facts.fdatasync.p99Us.toFixed(0)} µs`,
+);
+if (facts.loadAverage1m > facts.nproc / 2) {
+  say(`WARNING: load average ${facts.loadAverage1m} on ${facts.nproc} cores at the start: other work shares the machine, figures will be low and noisy`);
+}
+say(`clients run on the same ${facts.nproc} cores as the servers; ${seconds} s per timed run; payload ${payloadBytes} B; ${streams} streams`);
+
+const skip = (system: SystemId | 'catch-up', reason: string) => {
+  skipped.push({ system, reason });
+  say(`SKIP ${system}: ${reason}`);
+};
+
+const sierra = selected.has('sierradb') ? findSierra() : undefined;
+if (sierra !== undefined && !sierra.available) skip('sierradb', sierra.reason);
+const wantRedis = selected.has('redis-always') || selected.has('redis-everysec') || selected.has('sierradb');
+const redisTools = wantRedis ? findRedis(argv.install, say) : undefined;
+if (redisTools !== undefined && !redisTools.available) {
+  for (const s of ['redis-always', 'redis-everysec'] as const) if (selected.has(s)) skip(s, redisTools.reason);
+  if (selected.has('sierradb')) say(`NOTE sierradb: no redis-benchmark, so only the load generator drives it (${redisTools.reason})`);
+}
+const pgTools = selected.has('postgres') ? findPostgres(argv.install, say) : undefined;
+if (pgTools !== undefined && !pgTools.available) skip('postgres', pgTools.reason);
+
+const rb: RedisTools | undefined = redisTools?.available ? redisTools : undefined;
+const versions: Record<string, string> = { node: process.version };
+if (rb !== undefined) versions.redis = rb.version;
+if (pgTools?.available) versions.postgres = pgTools.version;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Appends.
+
+const payloadText = makePayload(payloadBytes, seededRandom(0xbe7c)).toString('latin1');
+const rbCommand: Record<'sierradb' | 'redis', string[]> = {
+  sierradb: ['EAPPEND', 's:__rand_int__', 'E', 'PAYLOAD', payloadText],
+  redis: ['XADD', 's:__rand_int__', '*', 'f', payloadText],
+};
+
+/** redis-benchmark has no duration: size its request count from the load generator's rate at the same settings. */
+function requestsFor(rate: number | undefined): number {
+  const min = quick ? 2_000 : 20_000;
+  if (rate === undefined || !(rate > 0)) return min;
+  return Math.min(5_000_000, Math.max(min, Math.round(rate * seconds)));
+}
+
+/** Total events stored, from EPSEQ over every partition (HELLO 3 says how many). */
+async function storedEvents(server: RunningServer): Promise<number> {
+  const replies = await respRequests(server, [['HELLO', '3']]);
+  const hello = replies[0];
+  let partitions = 32;
+  if (hello instanceof Map) {
+    for (const [k, v] of hello) if (String(k) === 'num_partitions' && typeof v === 'number') partitions = v;
+  }
+  const seqs = await respRequests(server, Array.from({ length: partitions }, (_, p) => ['EPSEQ', String(p)]));
+  let total = 0;
+  for (const s of seqs) {
+    if (s instanceof ReplyError) throw new Error(`EPSEQ: ${s.message}`);
+    if (typeof s === 'number') total += s + 1;
+  }
+  return total;
+}
+
+/** Pipelined requests on a fresh RESP3 connection (HELLO 3 first unless the first request is HELLO). */
+function respRequests(server: RunningServer, requests: string[][]): Promise<RespValue[]> {
+  return new Promise((resolve, reject) => {
+    const all = requests[0]?.[0] === 'HELLO' ? requests : [['HELLO', '3'], ...requests];
+    const skipFirst = all !== requests;
+    const socket = net.connect({ host: server.host, port: server.port });
+    const parser = new RespReplyParser();
+    const replies: RespValue[] = [];
+    socket.on('error', reject);
+    socket.on('data', (chunk: Buffer) => {
+      const err = parser.feed(chunk, (v) => replies.push(v));
+      if (err !== undefined) reject(err);
+      if (replies.length === all.length) {
+        socket.destroy();
+        resolve(skipFirst ? replies.slice(1) : replies);
+      }
+    });
+    socket.write(all.map((a) => `*${a.length}\r\n${a.map((x) => `$${Buffer.byteLength(x)}\r\n${x}\r\n`).join('')}`).join(''));
+  });
+}
+
+async function withServer<T extends RunningServer>(start: () => Promise<T>, f: (s: T) => Promise<void>): Promise<void> {
+  const server = await start();
+  try {
+    await f(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+async function respAppends(system: 'sierradb' | 'redis-always' | 'redis-everysec', start: () => Promise<RunningServer>): Promise<void> {
+  const command = system === 'sierradb' ? 'eappend' : 'xadd';
+  for (const pipeline of [16, 1]) {
+    let rate: number | undefined;
+    await attempt(system, `load -c ${clients} -P ${pipeline}`, () =>
+      withServer(start, async (s) => {
+        const summary = await runLoad({ ...loadBase(), command, port: s.port, pipeline });
+        rate = summary.opsPerSecond;
+        record(fromLoad(system, `load -c ${clients} -P ${pipeline}`, summary));
+      }),
+    );
+    if (rb === undefined) continue;
+    const workload = `redis-benchmark -c ${clients} -P ${pipeline}`;
+    await attempt(system, workload, () =>
+      withServer(start, async (s) => {
+        const requests = requestsFor(rate);
+        const r = runRedisBenchmark({
+          binary: rb.benchmark,
+          host: s.host,
+          port: s.port,
+          clients,
+          pipeline,
+          requests,
+          keyspace: streams,
+          command: rbCommand[system === 'sierradb' ? 'sierradb' : 'redis'],
+        });
+        // redis-benchmark counts error replies as successes: check that ours stored every append.
+        const errors = system === 'sierradb' ? requests - (await storedEvents(s)) : 0;
+        record({ system, workload, tool: 'redis-benchmark', clients, pipeline, opsPerSecond: r.rps, eventsPerSecond: r.rps, p50Ms: r.p50Ms, p99Ms: r.p99Ms, errors, detail: r });
+      }),
+    );
+  }
+  if (system === 'sierradb') {
+    const workload = `load -c ${clients} -P 16 expected-versions`;
+    await attempt(system, workload, () =>
+      withServer(start, async (s) => record(fromLoad(system, workload, await runLoad({ ...loadBase(), command, port: s.port, pipeline: 16, expectedVersions: true })))),
+    );
+  }
+}
+
+async function postgresAppends(pgs: PostgresServer): Promise<void> {
+  const runs: [number, boolean][] = [
+    [16, false],
+    [1, false],
+    [16, true],
+  ];
+  for (const [pipeline, expectedVersions] of runs) {
+    const workload = `load -c ${clients} -P ${pipeline}${expectedVersions ? ' expected-versions' : ''}`;
+    await attempt('postgres', workload, async () => {
+      await pgs.reset();
+      const summary = await runLoad({ ...loadBase(), target: 'postgres', command: 'append', port: pgs.port, pipeline, expectedVersions });
+      record(fromLoad('postgres', workload, summary));
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reads.
+
+const scanEvents = argv['scan-events'];
+const pageSize = argv['page-size'];
+const scanWorkload = `scan ${fmt(scanEvents)} events, pages of ${pageSize}`;
+const scanLoad = (): Partial<LoadOptions> => ({ ...loadBase(), clients: 1, pipeline: 1, pageSize, scanLength: scanEvents, scanStream: 'scan:0' });
+
+/** Appends the stream that the scans page through: `scan:0`, versions 0..scanEvents-1. */
+async function fillScanStream(s: RunningServer, command: 'eappend' | 'xadd'): Promise<void> {
+  // xadd with expected versions gives ids 0-1, 0-2, ...: what the xrange pager steps through.
+  const summary = await runLoad({
+    command,
+    port: s.port,
+    clients: 1,
+    pipeline: 16,
+    count: scanEvents,
+    durationSeconds: undefined,
+    streams: 1,
+    streamPrefix: 'scan:',
+    payloadBytes,
+    expectedVersions: command === 'xadd',
+    onProgress: null,
+  });
+  if (summary.errors > 0) throw new Error(`filling the scan stream: ${summary.errors} errors ${JSON.stringify(summary.errorsByCode)}`);
+}
+
+async function respScan(system: 'sierradb' | 'redis-always' | 'redis-everysec', start: () => Promise<RunningServer>): Promise<void> {
+  await attempt(system, scanWorkload, () =>
+    withServer(start, async (s) => {
+      await fillScanStream(s, system === 'sierradb' ? 'eappend' : 'xadd');
+      const summary = await runLoad({ ...scanLoad(), command: system === 'sierradb' ? 'escan' : 'xrange', port: s.port });
+      if (summary.scansCompleted === 0) throw new Error('not one full pass over the stream');
+      record(fromLoad(system, scanWorkload, summary));
+    }),
+  );
+}
+
+async function postgresScan(pgs: PostgresServer): Promise<void> {
+  await attempt('postgres', scanWorkload, async () => {
+    await pgs.reset();
+    const c = await pgs.connect();
+    try {
+      await c.query(
+        `insert into events (stream_id, version, type, data) select 'scan:0', g, 'E', $1::bytea from generate_series(0, $2::int - 1) g`,
+        [Buffer.from(payloadText, 'latin1'), scanEvents],
+      );
+      await c.query('analyze events');
+    } finally {
+      await c.end();
+    }
+    const summary = await runLoad({ ...scanLoad(), target: 'postgres', command: 'scan', port: pgs.port });
+    record(fromLoad('postgres', scanWorkload, summary));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Catch-up.
+
+const catchUpWorkload = `EPSUB * FROM 0 over ${fmt(catchUpEvents)} events`;
+
+async function catchUp(start: () => Promise<RunningServer>): Promise<void> {
+  await attempt('sierradb', catchUpWorkload, () =>
+    withServer(start, async (s) => {
+      const fill = await runLoad({
+        command: 'eappend',
+        port: s.port,
+        clients,
+        pipeline: 16,
+        count: catchUpEvents,
+        durationSeconds: undefined,
+        streams,
+        payloadBytes,
+        onProgress: showProgress ? (line) => say(`    (storing) ${line}`) : null,
+      });
+      if (fill.errors > 0) throw new Error(`storing the events: ${fill.errors} errors ${JSON.stringify(fill.errorsByCode)}`);
+      const r = await measureCatchUp({ host: s.host, port: s.port, expectedEvents: catchUpEvents, window: argv['catch-up-window'], timeoutSeconds: quick ? 60 : 600 });
+      if (!r.supported) {
+        skip('catch-up', r.reason);
+        return;
+      }
+      record({
+        system: 'sierradb',
+        workload: catchUpWorkload,
+        tool: 'catch-up',
+        clients: 1,
+        pipeline: r.window,
+        opsPerSecond: r.eventsPerSecond,
+        eventsPerSecond: r.eventsPerSecond,
+        p50Ms: r.firstEventMs,
+        p99Ms: r.firstEventMs,
+        errors: 0,
+        detail: r,
+      });
+    }),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The run.
+
+const startedAt = new Date();
+const sierraStart = () => startSierra({ dataRoot });
+const redisStart = (fsync: RedisFsync) => () => startRedis({ tools: rb!, fsync, dataRoot });
+
+if (sierra?.available) {
+  say(`\n## sierradb-ts (this server)`);
+  await respAppends('sierradb', sierraStart);
+  await respScan('sierradb', sierraStart);
+  await catchUp(sierraStart);
+}
+for (const fsync of ['always', 'everysec'] as const) {
+  const id = `redis-${fsync}` as const;
+  if (!selected.has(id) || rb === undefined) continue;
+  say(`\n## redis-server ${rb.version}, appendonly yes, appendfsync ${fsync}`);
+  await respAppends(id, redisStart(fsync));
+  if (fsync === 'always') await respScan(id, redisStart(fsync));
+}
+if (pgTools?.available) {
+  say(`\n## PostgreSQL ${pgTools.version}, fsync on, synchronous_commit on, append_event()`);
+  let pgs: PostgresServer | undefined;
+  try {
+    pgs = await startPostgres({ tools: pgTools as PostgresTools, dataRoot, maxConnections: clients + 20 });
+  } catch (err) {
+    failures.push({ system: 'postgres', workload: 'start', error: (err as Error).message });
+    say(`  FAILED to start: ${(err as Error).message}`);
+  }
+  if (pgs !== undefined) {
+    try {
+      await postgresAppends(pgs);
+      await postgresScan(pgs);
+    } finally {
+      await pgs.stop();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Ratios.
+
+type Ratio = {
+  name: string;
+  ours: number | undefined;
+  peer: number | undefined;
+  peerName: string;
+  ratio: number | undefined;
+  /** A ratio (ours ÷ peer) or, with `absolute`, events/s that ours must reach. */
+  target: number | undefined;
+  absolute?: true;
+  status: 'met' | 'MISSED' | '—' | 'n/a';
+};
+
+const find = (system: SystemId, workload: string) => measurements.find((m) => m.system === system && m.workload === workload);
+
+function ratio(name: string, workload: string, peer: SystemId, peerName: string, target: number | undefined, peerWorkload = workload): Ratio {
+  const ours = find('sierradb', workload)?.eventsPerSecond;
+  const theirs = find(peer, peerWorkload)?.eventsPerSecond;
+  const r = ours !== undefined && theirs !== undefined && theirs > 0 ? ours / theirs : undefined;
+  const status = r === undefined ? 'n/a' : target === undefined ? '—' : r >= target ? 'met' : 'MISSED';
+  return { name, ours, peer: theirs, peerName, ratio: r, target, status };
+}
+
+const rbP16 = `redis-benchmark -c ${clients} -P 16`;
+const rbP1 = `redis-benchmark -c ${clients} -P 1`;
+const lgP16 = `load -c ${clients} -P 16`;
+const lgP1 = `load -c ${clients} -P 1`;
+const lgEv = `load -c ${clients} -P 16 expected-versions`;
+const ratios: Ratio[] = [
+  ratio(`EAPPEND ÷ XADD always, ${rbP16}`, rbP16, 'redis-always', 'XADD always', 1.0),
+  ratio(`EAPPEND ÷ XADD always, ${rbP1}`, rbP1, 'redis-always', 'XADD always', 1.0),
+  ratio(`EAPPEND ÷ XADD always, ${lgP16}`, lgP16, 'redis-always', 'XADD always', undefined),
+  ratio(`EAPPEND ÷ XADD always, ${lgP1}`, lgP1, 'redis-always', 'XADD always', undefined),
+  ratio(`EAPPEND ÷ XADD everysec, ${rbP16}`, rbP16, 'redis-everysec', 'XADD everysec', undefined),
+  ratio(`EAPPEND ÷ XADD everysec, ${rbP1}`, rbP1, 'redis-everysec', 'XADD everysec', undefined),
+  ratio(`EAPPEND ÷ PostgreSQL append_event, ${lgP16}`, lgP16, 'postgres', 'PostgreSQL', 10),
+  ratio(`EAPPEND ÷ PostgreSQL append_event, ${lgP1}`, lgP1, 'postgres', 'PostgreSQL', 10),
+  ratio(`EAPPEND ÷ PostgreSQL, ${lgEv}`, lgEv, 'postgres', 'PostgreSQL', 10),
+  ratio(`ESCAN ÷ XRANGE, ${scanWorkload}`, scanWorkload, 'redis-always', 'XRANGE', 1.0),
+  ratio(`ESCAN ÷ SELECT ... LIMIT, ${scanWorkload}`, scanWorkload, 'postgres', 'SELECT', undefined),
+];
+const catchUpRate = find('sierradb', catchUpWorkload)?.eventsPerSecond;
+const catchUpTarget = 1_000_000;
+ratios.push({
+  name: `catch-up, ${catchUpWorkload}`,
+  ours: catchUpRate,
+  peer: undefined,
+  peerName: '',
+  ratio: undefined,
+  target: catchUpTarget,
+  absolute: true,
+  status: catchUpRate === undefined ? 'n/a' : catchUpRate >= catchUpTarget ? 'met' : 'MISSED',
+});
+
+say(`\n## Ratios (ours ÷ peer, events/s), one run on one machine`);
+const header = `${'measure'.padEnd(62)} ${'ours'.padStart(11)} ${'peer'.padStart(11)} ${'ratio'.padStart(8)} ${'target'.padStart(12)}  status`;
+say(header);
+say('-'.repeat(header.length));
+for (const r of ratios) {
+  const target = r.target === undefined ? '' : r.absolute ? `≥ ${fmt(r.target)}/s` : `≥ ${r.target.toFixed(1)}×`;
+  say(
+    `${r.name.padEnd(62)} ${(r.ours === undefined ? '—' : fmt(r.ours)).padStart(11)} ${(r.peer === undefined ? '—' : fmt(r.peer)).padStart(11)} ` +
+      `${(r.ratio === undefined ? '—' : r.ratio.toFixed(2) + '×').padStart(8)} ${target.padStart(12)}  ${r.status}`,
+  );
+}
+if (!sierra?.available) {
+  say(`\n(our server was not measured: ratios are n/a; peer figures alone)`);
+  for (const m of measurements) say(`  ${m.system.padEnd(15)} ${m.workload.padEnd(40)} ${fmt(m.eventsPerSecond).padStart(11)} events/s`);
+}
+for (const s of skipped) say(`skipped ${s.system}: ${s.reason}`);
+const withErrors = measurements.filter((m) => m.errors > 0);
+for (const m of withErrors) say(`ERRORS in ${m.system} ${m.workload}: ${m.errors}`);
+for (const f of failures) say(`FAILED ${f.system} ${f.workload}: ${f.error}`);
+
+const stamp = startedAt.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+fs.mkdirSync(resultsDir, { recursive: true });
+const resultsFile = path.join(resultsDir, `${stamp}${quick ? '-quick' : ''}.json`);
+fs.writeFileSync(
+  resultsFile,
+  JSON.stringify(
+    {
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      quick,
+      settings: { seconds, clients, payloadBytes, streams, scanEvents, pageSize, catchUpEvents, catchUpWindow: argv['catch-up-window'] },
+      machine: facts,
+      versions,
+      skipped,
+      failures,
+      ratios,
+      measurements,
+    },
+    null,
+    2,
+  ) + '\n',
+);
+const shown = path.relative(process.cwd(), resultsFile);
+say(`\nresults: ${shown.startsWith('..') ? resultsFile : shown}`);
+process.exitCode = failures.length === 0 && withErrors.length === 0 ? 0 : 1;
