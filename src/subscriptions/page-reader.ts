@@ -25,6 +25,9 @@ export class EventPage {
   /** Whether the store has more events past this page (exact). */
   readonly hasMore: boolean;
   readonly #offsets: number[];
+  /** Sequences and versions read once per page (every subscriber sharing the page checks them). */
+  readonly #sequences: Float64Array;
+  readonly #versions: Float64Array;
   #resp3: (Buffer | undefined)[] | undefined;
   #resp2: (Buffer | undefined)[] | undefined;
   #json: (string | undefined)[] | undefined;
@@ -34,9 +37,13 @@ export class EventPage {
     this.count = count;
     this.hasMore = hasMore;
     this.#offsets = new Array<number>(count);
+    this.#sequences = new Float64Array(count);
+    this.#versions = new Float64Array(count);
     let at = 0;
     for (let i = 0; i < count; i++) {
       this.#offsets[i] = at;
+      this.#sequences[i] = eventRecordField.partitionSequence(records, at);
+      this.#versions[i] = eventRecordField.streamVersion(records, at);
       at += RECORD_HEADER_BYTES + records.readUInt32LE(at + 8);
     }
   }
@@ -47,11 +54,11 @@ export class EventPage {
   }
 
   sequence(i: number): number {
-    return eventRecordField.partitionSequence(this.records, this.#offsets[i]);
+    return this.#sequences[i];
   }
 
   version(i: number): number {
-    return eventRecordField.streamVersion(this.records, this.#offsets[i]);
+    return this.#versions[i];
   }
 
   /** Event `i`, decoded (copies). */

@@ -83,6 +83,10 @@ export interface SubscriptionOptions {
   onClosed?: (sub: Subscription) => void;
 }
 
+/** The loop yields to the event loop (setImmediate) after this much work: an event sent counts 1, a page read 16. */
+const YIELD_AFTER_WORK = 2048;
+const PAGE_WORK = 16;
+
 /** Events a stream FROM LATEST looks back at a time while finding where "after now" starts. */
 const LATEST_LOOKBACK_EVENTS = 16;
 
@@ -101,6 +105,7 @@ export class Subscription implements Wakeable {
   #dirty = false;
   #waiter: (() => void) | undefined;
   #round = 0;
+  #workSinceYield = 0;
 
   constructor(o: SubscriptionOptions) {
     if (!(o.window === Infinity || (Number.isSafeInteger(o.window) && o.window >= 1))) {
@@ -223,15 +228,19 @@ export class Subscription implements Wakeable {
           const r = this.#take(s, page);
           if (r < 0) return; // the receiver is gone
           sent += r;
+          this.#workSinceYield += PAGE_WORK;
           if (s.next === this.#pageEnd(s, page) && !page.hasMore) s.seenGen = gen;
           else pending = true;
         }
         this.#round = (this.#round + 1) % n;
         if (this.#closed) return;
-        if (sent > 0) {
-          // Let the socket write (and other connections run) between rounds of a long catch-up.
+        this.#workSinceYield += sent;
+        if (this.#workSinceYield >= YIELD_AFTER_WORK) {
+          // Let the sockets write (and other connections run) during a long catch-up. Not after every page: a
+          // live subscriber sends a few events per wake, and a macrotask per wake per subscriber adds up.
+          this.#workSinceYield = 0;
           await new Promise<void>((resolve) => setImmediate(resolve));
-          continue;
+          if (this.#closed) return;
         }
         if (this.#dirty || (pending && this.#credit() > 0)) continue;
         await new Promise<void>((resolve) => {
