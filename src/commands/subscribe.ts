@@ -30,7 +30,8 @@ export const subscribe: CommandDescriptor = {
   flags: ['pubsub'],
   group: 'pubsub',
   since: '0.1.0',
-  summary: 'Follows live events of a stream, a partition or all partitions as Redis pubsub messages carrying JSON.',
+  summary:
+    'Follows live events as Redis pubsub messages whose payload is the event as JSON. Channels: sierradb:all, sierradb:partition:<id|uuid>, sierradb:stream:<stream_id>.',
   syntax: 'SUBSCRIBE channel [channel ...]',
   arguments: [{ name: 'channel', type: 'string', multiple: true }],
   examples: ['SUBSCRIBE sierradb:stream:user-123', 'SUBSCRIBE sierradb:partition:21', 'SUBSCRIBE sierradb:all'],

@@ -1,6 +1,7 @@
 /**
- * An event record (raw bytes as the store reader returns them) written as SierraDB's event map, or as JSON for
- * the `SUBSCRIBE` live tail.
+ * An event record (raw bytes as the store reader returns them) as SierraDB's event map in bytes that every
+ * subscriber sending the event can share (written by the server's `writeEventMap`), or as JSON for the
+ * `SUBSCRIBE` live tail.
  *
  * The map (reference §1.4), eleven entries in this order, keys as simple strings (SierraDB's Rust client skips
  * any other kind of key):
@@ -30,21 +31,8 @@
 import { isUtf8 } from 'node:buffer';
 import { EVENT_BODY_FIXED_BYTES, RECORD_HEADER_BYTES, eventRecordField } from '../../native-free-io/segment-format.ts';
 import { formatUuid } from '../ids/partition-key.ts';
-import { RespEncoder, encodeSimpleString, type RespProtocol } from '../protocol/resp-encoder.ts';
-
-const KEY = {
-  eventId: encodeSimpleString('event_id'),
-  partitionKey: encodeSimpleString('partition_key'),
-  partitionId: encodeSimpleString('partition_id'),
-  transactionId: encodeSimpleString('transaction_id'),
-  partitionSequence: encodeSimpleString('partition_sequence'),
-  streamVersion: encodeSimpleString('stream_version'),
-  timestamp: encodeSimpleString('timestamp'),
-  streamId: encodeSimpleString('stream_id'),
-  eventName: encodeSimpleString('event_name'),
-  metadata: encodeSimpleString('metadata'),
-  payload: encodeSimpleString('payload'),
-} as const;
+import { RespEncoder, type RespProtocol } from '../protocol/resp-encoder.ts';
+import { writeEventMap } from '../server/event-reply.ts';
 
 /** The variable-length parts of an event record, as views into the record. */
 function variableParts(buf: Buffer, at: number): { streamId: Buffer; eventName: Buffer; metadata: Buffer; payload: Buffer } {
@@ -62,35 +50,6 @@ function variableParts(buf: Buffer, at: number): { streamId: Buffer; eventName: 
   p += metadataLength;
   const payload = buf.subarray(p, p + payloadLength);
   return { streamId, eventName, metadata, payload };
-}
-
-/** Writes the record at `at` of `buf` as the %11 event map, in the encoder's protocol. */
-export function writeEventMap(encoder: RespEncoder, buf: Buffer, at: number): void {
-  const f = eventRecordField;
-  const v = variableParts(buf, at);
-  encoder.mapHeader(11);
-  encoder.raw(KEY.eventId);
-  encoder.simpleString(formatUuid(f.eventId(buf, at)));
-  encoder.raw(KEY.partitionKey);
-  encoder.simpleString(formatUuid(f.partitionKey(buf, at)));
-  encoder.raw(KEY.partitionId);
-  encoder.integer(f.partitionId(buf, at));
-  encoder.raw(KEY.transactionId);
-  encoder.simpleString(formatUuid(f.transactionId(buf, at)));
-  encoder.raw(KEY.partitionSequence);
-  encoder.integer(f.partitionSequence(buf, at));
-  encoder.raw(KEY.streamVersion);
-  encoder.integer(f.streamVersion(buf, at));
-  encoder.raw(KEY.timestamp);
-  encoder.integer(f.timestampMs(buf, at));
-  encoder.raw(KEY.streamId);
-  encoder.bulkString(v.streamId);
-  encoder.raw(KEY.eventName);
-  encoder.bulkString(v.eventName);
-  encoder.raw(KEY.metadata);
-  encoder.bulkString(v.metadata);
-  encoder.raw(KEY.payload);
-  encoder.bulkString(v.payload);
 }
 
 const encoders: Record<RespProtocol, RespEncoder> = {
