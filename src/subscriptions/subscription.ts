@@ -249,6 +249,11 @@ export class Subscription implements Wakeable {
       }
     } catch (err) {
       if (this.#closed) return;
+      if (this.#hub.db.closed) {
+        // The server is shutting down; its connections close next.
+        this.close();
+        return;
+      }
       this.#hub.logger?.error({ subscription: this.id, err }, 'subscription read failed; the subscription ends');
       this.close();
       this.#sink.ended(err instanceof Error ? err.message : String(err));

@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import net from 'node:net';
+import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SierraClient, type Event } from '../../src/client/index.ts';
 import { RespPush, type RespValue } from '../../src/protocol/resp-reply-parser.ts';
@@ -254,4 +255,31 @@ describe('subscriptions over RESP (real server)', () => {
       cli.kill();
     }
   });
+
+  for (const RESP of [2, 3] as const) {
+    it(`node-redis (RESP${RESP}) SUBSCRIBE receives the events as JSON; UNSUBSCRIBE stops them`, async () => {
+      const redis = createClient({ RESP, socket: { host: '127.0.0.1', port: server.port, reconnectStrategy: false } });
+      redis.on('error', () => {});
+      await redis.connect();
+      try {
+        const messages: [string, string][] = [];
+        await redis.subscribe(['sierradb:stream:nr-stream', 'sierradb:partition:21'], (message, channel) => {
+          messages.push([channel, message]);
+        });
+        const writer = await client();
+        await writer.eappend('nr-stream', 'Hello', { payload: `resp${RESP}` });
+        await writer.eappend('user-123', 'InPartition21');
+        await waitFor(() => messages.length >= 2, 'two messages');
+        const byChannel = Object.fromEntries(messages.map(([channel, m]) => [channel, JSON.parse(m)]));
+        expect(byChannel['sierradb:stream:nr-stream']).toMatchObject({ stream_id: 'nr-stream', event_name: 'Hello', payload: `resp${RESP}` });
+        expect(byChannel['sierradb:partition:21']).toMatchObject({ stream_id: 'user-123', partition_id: 21 });
+        await redis.unsubscribe();
+        await writer.eappend('nr-stream', 'Unheard');
+        await settle(200);
+        expect(messages.length).toBe(2);
+      } finally {
+        await redis.close();
+      }
+    });
+  }
 });
