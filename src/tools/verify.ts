@@ -192,13 +192,14 @@ const KNOWN_SEGMENT_FILES: ReadonlySet<string> = new Set([DATA_FILE, EVENT_INDEX
 class WindowReader {
   readonly end: number;
   readonly #h: FileHandle;
-  buf: Buffer = Buffer.allocUnsafe(WINDOW_BYTES);
+  buf: Buffer;
   start = 0;
   length = 0;
 
   constructor(h: FileHandle, end: number) {
     this.#h = h;
     this.end = end;
+    this.buf = Buffer.allocUnsafe(Math.max(RECORD_HEADER_BYTES, Math.min(WINDOW_BYTES, end)));
   }
 
   /** Makes the window hold [offset, offset + length) as far as the file allows; returns the bytes held from offset. */
