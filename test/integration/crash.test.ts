@@ -17,6 +17,14 @@ afterAll(() => removeTempDirs());
 const field = (v: RespValue, key: string): RespValue => (v instanceof Map ? v.get(key) : undefined) as RespValue;
 const SEED = Number(process.env.SEED ?? Date.now() % 100_000);
 
+async function waitFor(condition: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for the load to get going');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 interface Stored {
   eventId: string;
   version: number;
@@ -83,7 +91,9 @@ describe('kill -9 of the server under network load', () => {
       const server = await startServer({ dir, writeThreads: 2, args: ['--segment-size', '262144'] });
       if (round > 0) checkAcks(acknowledged, await readAll(server.port));
       const load = startLoad({ port: server.port, connections: 8, depth: 16, streams: 40, seed: SEED + round });
-      await new Promise((r) => setTimeout(r, 400 + ((SEED * (round + 1)) % 600)));
+      // Kill at a seed-chosen moment once the load is well under way (however fast this machine is today).
+      await waitFor(() => load.acks.length >= 500);
+      await new Promise((r) => setTimeout(r, (SEED * (round + 1)) % 500));
       await server.kill9();
       await load.ended;
       expect(load.errors).toEqual([]);
@@ -106,7 +116,8 @@ describe('SIGTERM', () => {
     const dir = path.join(tempDir(), 'db');
     const server = await startServer({ dir, writeThreads: 2, env: { SIERRA_SHUTDOWN_TIMEOUT_MS: '5000' } });
     const load = startLoad({ port: server.port, connections: 8, depth: 16, streams: 20, seed: SEED });
-    await new Promise((r) => setTimeout(r, 500));
+    await waitFor(() => load.acks.length >= 500);
+    await new Promise((r) => setTimeout(r, 200));
     const t0 = Date.now();
     const code = await server.stop('SIGTERM');
     const elapsed = Date.now() - t0;
