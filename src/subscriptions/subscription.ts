@@ -288,8 +288,9 @@ export class Subscription implements Wakeable {
     }
     const end = Math.min(count, start + Math.max(0, this.#credit()));
     if (end > start) {
-      const ok = this.#sink.send(page, start, end, this.#nextCursor);
-      this.#nextCursor += end - start;
+      const first = this.#nextCursor;
+      this.#nextCursor += end - start; // before send(): an ack may come back at once
+      const ok = this.#sink.send(page, start, end, first);
       if (!ok) {
         this.close();
         return -1;
