@@ -1,0 +1,250 @@
+/**
+ * The connection's ordered reply queue, batching and backpressure, deterministically: a fake socket records every
+ * write and pause, and a fake database resolves appends when the test says so.
+ */
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import type { ServerCounters, ServerInfo } from '../../src/commands/command.ts';
+import { configFromTable } from '../../src/config/load-config.ts';
+import type { AppendResult, Database } from '../../src/database.ts';
+import { pino } from 'pino';
+import { Connection, connectionLimitsDefault, type ConnectionLimits } from '../../src/server/connection.ts';
+import { encodeCommand } from '../integration/helpers/raw-client.ts';
+
+class FakeSocket extends EventEmitter {
+  writes: Buffer[] = [];
+  paused = false;
+  ended = false;
+  destroyed = false;
+  writableLength = 0;
+  remoteAddress = '127.0.0.1';
+  remotePort = 5555;
+  setNoDelay(): this {
+    return this;
+  }
+  write(b: Buffer): boolean {
+    this.writes.push(Buffer.from(b));
+    return true;
+  }
+  pause(): this {
+    this.paused = true;
+    return this;
+  }
+  resume(): this {
+    this.paused = false;
+    return this;
+  }
+  end(): this {
+    this.ended = true;
+    return this;
+  }
+  destroy(): this {
+    if (!this.destroyed) {
+      this.destroyed = true;
+      this.emit('close');
+    }
+    return this;
+  }
+  text(): string {
+    return Buffer.concat(this.writes).toString('latin1');
+  }
+}
+
+interface PendingAppend {
+  streamId: string;
+  resolve: (version: number) => void;
+}
+
+function setup(limits: Partial<ConnectionLimits> = {}, table: Record<string, unknown> = {}) {
+  const socket = new FakeSocket();
+  const appends: PendingAppend[] = [];
+  const db = {
+    partitionCount: 32,
+    append(streamId: string): Promise<AppendResult> {
+      return new Promise((resolve) => {
+        appends.push({
+          streamId,
+          resolve: (version) =>
+            resolve({
+              eventId: '00000000-0000-4000-8000-000000000000',
+              partitionKey: '00000000-0000-4000-8000-000000000001',
+              partitionId: 0,
+              partitionSequence: version,
+              streamVersion: version,
+              timestampMs: 1,
+            }),
+        });
+      });
+    },
+  } as unknown as Database;
+  const loaded = configFromTable({ dir: '/nowhere', ...table });
+  if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
+  const counters: ServerCounters = { connectionsReceived: 0, connectionsRejected: 0, commandsProcessed: 0, errorReplies: 0, netInputBytes: 0, netOutputBytes: 0 };
+  const server: ServerInfo = {
+    version: '0.0.0',
+    peerId: '12D3KooWtest',
+    startedAtMs: 0,
+    port: 0,
+    connectedClients: () => 1,
+    totalCommands: () => counters.commandsProcessed,
+    counters: () => counters,
+  };
+  let closed = 0;
+  const connection = new Connection({
+    id: 7,
+    socket: socket as unknown as Socket,
+    db,
+    config: loaded.config,
+    server,
+    counters,
+    logger: pino({ level: 'silent' }),
+    limits: {
+      ...connectionLimitsDefault,
+      queryBufferBytesMax: 1 << 20,
+      pushOutputBytesMax: 1 << 20,
+      bulkBytesMax: 1 << 20,
+      ...limits,
+    },
+    onClosed: () => closed++,
+  });
+  const feed = (...commands: (string[] | string)[]) =>
+    socket.emit('data', Buffer.concat(commands.map((c) => (typeof c === 'string' ? Buffer.from(c, 'latin1') : encodeCommand(c)))));
+  return { socket, appends, connection, feed, closedCount: () => closed, counters };
+}
+
+/** Two event-loop turns: the reply settles in the first, the connection's once-per-turn flush runs in the second. */
+const turn = async () => {
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+};
+const ack = (v: number) => `%6\r\n+event_id\r\n+00000000-0000-4000-8000-000000000000\r\n+partition_key\r\n+00000000-0000-4000-8000-000000000001\r\n+partition_id\r\n:0\r\n+partition_sequence\r\n:${v}\r\n+stream_version\r\n:${v}\r\n+timestamp\r\n:1\r\n`;
+
+describe('Connection', () => {
+  it('answers a pipelined batch of synchronous commands with one write', () => {
+    const { socket, feed } = setup();
+    feed(['PING'], ['PING', 'a'], ['ping'], 'PING\r\n', ['NOPE']);
+    expect(socket.writes.length).toBe(1);
+    expect(socket.text()).toBe("+PONG\r\n$1\r\na\r\n+PONG\r\n+PONG\r\n-INVALIDARG unknown command 'NOPE'\r\n");
+  });
+
+  it('keeps request order: a quick reply waits for a slower one before it', async () => {
+    const { socket, feed, appends } = setup();
+    feed(['EAPPEND', 'a', 'E'], ['PING', '1'], ['EAPPEND', 'b', 'E'], ['PING', '2']);
+    expect(socket.writes.length).toBe(0);
+    appends[1].resolve(5);
+    await turn();
+    expect(socket.writes.length).toBe(0);
+    appends[0].resolve(4);
+    await turn();
+    expect(socket.writes.length).toBe(1);
+    expect(socket.text()).toBe(`${ack(4)}$1\r\n1\r\n${ack(5)}$1\r\n2\r\n`);
+  });
+
+  it('answers appends completed together (one group commit) with one write', async () => {
+    const { socket, feed, appends } = setup();
+    feed(...Array.from({ length: 16 }, (_, i) => ['EAPPEND', `s${i}`, 'E']));
+    appends.forEach((a, i) => a.resolve(i));
+    await turn();
+    expect(socket.writes.length).toBe(1);
+    expect(socket.text()).toBe(Array.from({ length: 16 }, (_, i) => ack(i)).join(''));
+  });
+
+  it('stops reading at pendingCommandsMax unanswered commands and resumes at pendingCommandsResume', async () => {
+    const { socket, feed, appends } = setup({ pendingCommandsMax: 4, pendingCommandsResume: 2 });
+    feed(['EAPPEND', 'a', 'E'], ['EAPPEND', 'a', 'E'], ['EAPPEND', 'a', 'E']);
+    expect(socket.paused).toBe(false);
+    feed(['EAPPEND', 'a', 'E'], ['EAPPEND', 'a', 'E'], ['EAPPEND', 'a', 'E']);
+    expect(socket.paused).toBe(true);
+    for (let i = 0; i < 3; i++) appends[i].resolve(i);
+    await turn();
+    expect(socket.paused).toBe(true); // 3 left > 2
+    appends[3].resolve(3);
+    await turn();
+    expect(socket.paused).toBe(false);
+  });
+
+  it('stops reading while unsent output is over its limit, until the socket drains', () => {
+    const { socket, feed } = setup({ outputPausedBytes: 100 });
+    socket.writableLength = 1000;
+    feed(['PING']);
+    expect(socket.paused).toBe(true);
+    socket.writableLength = 0;
+    socket.emit('drain');
+    expect(socket.paused).toBe(false);
+  });
+
+  it('QUIT: replies OK after every earlier reply, executes nothing after it, then closes', async () => {
+    const { socket, feed, appends } = setup();
+    feed(['EAPPEND', 'a', 'E'], ['QUIT'], ['EAPPEND', 'b', 'E']);
+    expect(appends.length).toBe(1);
+    await turn();
+    expect(socket.ended).toBe(false);
+    appends[0].resolve(0);
+    await turn();
+    expect(socket.text()).toBe(`${ack(0)}+OK\r\n`);
+    expect(socket.ended).toBe(true);
+  });
+
+  it('a protocol error is answered after the replies before it, then the connection closes', async () => {
+    const { socket, feed, appends } = setup();
+    feed(['EAPPEND', 'a', 'E'], '*1\r\n$x\r\n', ['PING']);
+    expect(socket.writes.length).toBe(0);
+    appends[0].resolve(0);
+    await turn();
+    expect(socket.text()).toBe(`${ack(0)}-ERR Protocol error: invalid bulk length\r\n`);
+    expect(socket.ended).toBe(true);
+  });
+
+  it('closes when an incomplete request exceeds the query buffer limit', async () => {
+    const { socket, feed } = setup({ queryBufferBytesMax: 1000 });
+    feed(`*3\r\n$3\r\nSET\r\n$2000\r\n${'x'.repeat(1500)}`);
+    await turn();
+    expect(socket.text()).toMatch(/^-ERR Protocol error: query buffer limit reached/);
+    expect(socket.ended).toBe(true);
+  });
+
+  it('push() waits behind replies still pending and is written at once otherwise', async () => {
+    const { socket, feed, appends, connection } = setup();
+    expect(connection.push((e) => e.simpleString('pushed-1'))).toBe(true);
+    await turn();
+    expect(socket.text()).toBe('+pushed-1\r\n');
+    feed(['EAPPEND', 'a', 'E']);
+    connection.push((e) => e.simpleString('pushed-2'));
+    feed(['PING']);
+    await turn();
+    expect(socket.text()).toBe('+pushed-1\r\n');
+    appends[0].resolve(0);
+    await turn();
+    expect(socket.text()).toBe(`+pushed-1\r\n${ack(0)}+pushed-2\r\n+PONG\r\n`);
+  });
+
+  it('onClose callbacks run once; pushes after close are refused', () => {
+    const { socket, connection, closedCount } = setup();
+    let calls = 0;
+    connection.onClose(() => calls++);
+    socket.destroy();
+    socket.emit('close');
+    expect(calls).toBe(1);
+    expect(closedCount()).toBe(1);
+    expect(connection.closed).toBe(true);
+    expect(connection.push((e) => e.simpleString('x'))).toBe(false);
+  });
+
+  it('HELLO 2 after a pending append: the append is answered in RESP3, HELLO and later replies in RESP2', async () => {
+    const { socket, feed, appends } = setup();
+    feed(['EAPPEND', 'a', 'E'], ['HELLO', '2'], ['CLIENT', 'GETNAME']);
+    appends[0].resolve(0);
+    await turn();
+    const text = socket.text();
+    expect(text.startsWith(ack(0))).toBe(true);
+    expect(text.slice(ack(0).length).startsWith('*18\r\n$6\r\nserver\r\n')).toBe(true);
+    expect(text.endsWith('$14\r\nnum_partitions\r\n:32\r\n$-1\r\n')).toBe(true);
+  });
+
+  it('requires AUTH when a password is set', () => {
+    const { socket, feed } = setup({}, { server: { requirepass: 'pw' } });
+    feed(['PING'], ['AUTH', 'pw'], ['PING']);
+    expect(socket.text()).toBe('-NOAUTH Authentication required.\r\n+OK\r\n+PONG\r\n');
+  });
+});
