@@ -3,6 +3,7 @@
  * failing with a `-INVALIDARG <what was wrong>` reply (SierraDB answers every argument error with INVALIDARG; only
  * that prefix is stable there, so the messages are ours, written to say what was expected).
  */
+import { isUtf8 } from 'node:buffer';
 import { parseUuid, partitionHash } from '../ids/partition-key.ts';
 import { parseExpectedVersion, type ExpectedVersion } from '../engine/expected-version.ts';
 import { errorCode, ReplyError } from '../protocol/reply-error.ts';
@@ -13,6 +14,15 @@ export function invalidArg(message: string): ReplyError {
 
 /** An argument as text (UTF-8). */
 export function text(arg: Buffer): string {
+  return arg.toString('utf8');
+}
+
+/**
+ * A stream id or event name: stored as UTF-8 text, so bytes that are not valid UTF-8 are refused rather than
+ * silently replaced (which would make two different byte strings the same stream).
+ */
+export function utf8Arg(arg: Buffer, what: string): string {
+  if (!isUtf8(arg)) throw invalidArg(`invalid ${what}: not valid UTF-8`);
   return arg.toString('utf8');
 }
 

@@ -15,7 +15,7 @@
  */
 import type { AppendOptions } from '../database.ts';
 import { writeAppendResult } from '../server/event-reply.ts';
-import { expectedVersionArg, OptionReader, text, u64Arg, uuidArg } from './arguments.ts';
+import { expectedVersionArg, OptionReader, u64Arg, utf8Arg, uuidArg } from './arguments.ts';
 import type { ArgumentSpec, CommandDescriptor, Reply } from './command.ts';
 
 const OPTIONS: ReadonlySet<string> = new Set(['EVENT_ID', 'PARTITION_KEY', 'EXPECTED_VERSION', 'TIMESTAMP', 'PAYLOAD', 'METADATA']);
@@ -69,8 +69,8 @@ export const eappend: CommandDescriptor = {
     `EAPPEND user-123 UserRenamed EXPECTED_VERSION 0 PAYLOAD '{"name":"jo"}' METADATA '{"by":"admin"}'`,
   ],
   execute(ctx, args): Promise<Reply> {
-    const streamId = text(args[0]);
-    const eventName = text(args[1]);
+    const streamId = utf8Arg(args[0], 'stream id');
+    const eventName = utf8Arg(args[1], 'event name');
     const o: AppendOptions = {};
     const options = new OptionReader(args, 2);
     while (!options.done) {

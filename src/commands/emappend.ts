@@ -13,7 +13,7 @@
  */
 import type { MultiAppendEvent } from '../database.ts';
 import { writeMultiAppendResult } from '../server/event-reply.ts';
-import { invalidArg, OptionReader, text, uuidArg } from './arguments.ts';
+import { invalidArg, OptionReader, utf8Arg, uuidArg } from './arguments.ts';
 import type { CommandDescriptor, Reply } from './command.ts';
 import { EVENT_OPTION_ARGUMENTS, readEventOption } from './eappend.ts';
 
@@ -50,7 +50,10 @@ export const emappend: CommandDescriptor = {
     const options = new OptionReader(args, 1);
     while (!options.done) {
       if (options.index + 1 >= args.length) throw invalidArg('each event needs a stream id and an event name');
-      const event: MultiAppendEvent = { streamId: text(args[options.index]), eventName: text(args[options.index + 1]) };
+      const event: MultiAppendEvent = {
+        streamId: utf8Arg(args[options.index], 'stream id'),
+        eventName: utf8Arg(args[options.index + 1], 'event name'),
+      };
       options.skip(2);
       options.resetSeen();
       while (!options.done && OPTIONS.has(options.peekKeyword())) {

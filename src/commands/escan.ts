@@ -9,7 +9,7 @@
  * ends exactly at COUNT). A stream that does not exist gives `has_more #f, events *0`.
  */
 import { writeScanPage } from '../server/event-reply.ts';
-import { OptionReader, SCAN_COUNT_DEFAULT, scanCountArg, scanEndArg, scanStartArg, text, uuidArg } from './arguments.ts';
+import { OptionReader, SCAN_COUNT_DEFAULT, scanCountArg, scanEndArg, scanStartArg, utf8Arg, uuidArg } from './arguments.ts';
 import type { CommandDescriptor, Reply } from './command.ts';
 
 const OPTIONS: ReadonlySet<string> = new Set(['PARTITION_KEY', 'COUNT']);
@@ -31,7 +31,7 @@ export const escan: CommandDescriptor = {
   ],
   examples: ['ESCAN user-123 - +', 'ESCAN user-123 10 + COUNT 50'],
   execute(ctx, args): Promise<Reply> {
-    const streamId = text(args[0]);
+    const streamId = utf8Arg(args[0], 'stream id');
     const start = scanStartArg(args[1], 'version');
     const end = scanEndArg(args[2], 'version');
     let partitionKey: Uint8Array | undefined;

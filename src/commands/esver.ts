@@ -5,7 +5,7 @@
  *
  * Reply: `:n`, or `_` (null) when the stream has no events.
  */
-import { OptionReader, text, uuidArg } from './arguments.ts';
+import { OptionReader, utf8Arg, uuidArg } from './arguments.ts';
 import type { CommandDescriptor, Reply } from './command.ts';
 
 const OPTIONS: ReadonlySet<string> = new Set(['PARTITION_KEY']);
@@ -24,7 +24,7 @@ export const esver: CommandDescriptor = {
   ],
   examples: ['ESVER user-123'],
   execute(ctx, args): Promise<Reply> {
-    const streamId = text(args[0]);
+    const streamId = utf8Arg(args[0], 'stream id');
     let partitionKey: Uint8Array | undefined;
     const options = new OptionReader(args, 1);
     while (!options.done) partitionKey = uuidArg(options.next(OPTIONS).value, 'PARTITION_KEY');

@@ -219,6 +219,10 @@ describe('error replies (reference §1.2)', () => {
     await rejects(send(c, 'EAPPEND', 's', 'E', 'COLOUR', 'red'), /^INVALIDARG unexpected argument 'COLOUR'/);
     await rejects(send(c, 'EAPPEND', '', 'E'), /^INVALIDARG invalid stream id/);
     await rejects(send(c, 'EAPPEND', 'x'.repeat(65), 'E'), /^INVALIDARG invalid stream id/);
+    await rejects(c.sendCommand(['EAPPEND', Buffer.from([0x66, 0xff, 0x66]), 'E']), /^INVALIDARG invalid stream id: not valid UTF-8$/);
+    await rejects(c.sendCommand(['EAPPEND', 's', Buffer.from([0xc3])]), /^INVALIDARG invalid event name: not valid UTF-8$/);
+    expect(((await send(c, 'EAPPEND', 'ünïcödé-strëam', 'Évènement')) as Obj).stream_version).toBe(0);
+    expect(await send(c, 'ESVER', 'ünïcödé-strëam')).toBe(0);
     await rejects(send(c, 'EMAPPEND', 'not-a-uuid', 's', 'E'), /^INVALIDARG invalid partition key/);
     await rejects(send(c, 'EMAPPEND', '550e8400-e29b-41d4-a716-446655440000', 's', 'E', 'lonely'), /^INVALIDARG each event needs a stream id and an event name$/);
     // No per-event PARTITION_KEY: the word starts another event (as in SierraDB), which then lacks its name.
