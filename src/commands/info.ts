@@ -115,6 +115,7 @@ function sectionLines(ctx: CommandContext, section: Section, stats: readonly Wri
     }
     case 'persistence':
       return [
+        ['loading', 0],
         ['dir', db.dir],
         ['buckets', db.bucketCount],
         ['segment_size_bytes', db.segmentSizeBytes],
@@ -138,6 +139,8 @@ function sectionLines(ctx: CommandContext, section: Section, stats: readonly Wri
         }
       }
       return [
+        // Redis's line for tools that parse it: every event counts as a key, none expires.
+        ['db0', `keys=${events},expires=0,avg_ttl=0`],
         ['partitions', db.partitionCount],
         ['partitions_nonempty', nonEmpty],
         ['events', events],
