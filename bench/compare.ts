@@ -30,8 +30,9 @@ import type { RunningServer } from './peers/common.ts';
 import { machineFacts, type MachineFacts } from './peers/machine.ts';
 import { findPostgres, startPostgres, type PostgresServer, type PostgresTools } from './peers/postgres.ts';
 import { runRedisBenchmark } from './peers/redis-benchmark.ts';
-import { findRedis, startRedis, type RedisFsync, type RedisTools } from './peers/redis.ts';
+import { findRedis, startRedis, type RedisTools } from './peers/redis.ts';
 import { findSierra, startSierra } from './peers/sierradb.ts';
+import packageJson from '../package.json' with { type: 'json' };
 import { RespReplyParser, type RespValue } from '../src/protocol/resp-reply-parser.ts';
 import { ReplyError } from '../src/protocol/reply-error.ts';
 
@@ -72,6 +73,13 @@ for (const s of selected) if (!systems.includes(s)) throw new Error(`--only: unk
 const dataRoot = argv['data-root'];
 const resultsDir = argv['results-dir'] ?? fileURLToPath(new URL('./results/', import.meta.url));
 
+const label: Record<SystemId, string> = {
+  sierradb: 'sierradb-ts',
+  'redis-always': 'redis always',
+  'redis-everysec': 'redis everysec',
+  postgres: 'postgresql',
+};
+
 const say = (line = '') => process.stdout.write(line + '\n');
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
@@ -104,7 +112,7 @@ function record(m: Measurement): void {
     m.tool === 'catch-up'
       ? `first event after ${m.p50Ms.toFixed(2)} ms`
       : `p50 ${m.p50Ms.toFixed(2).padStart(7)} ms  p99 ${m.p99Ms.toFixed(2).padStart(7)} ms`;
-  say(`  ${m.workload.padEnd(34)} ${fmt(m.eventsPerSecond).padStart(11)} events/s  ${latency}${errors}`);
+  say(`  ${label[m.system].padEnd(16)} ${fmt(m.eventsPerSecond).padStart(11)} events/s  ${latency}${errors}`);
 }
 
 function fromLoad(system: SystemId, workload: string, s: LoadSummary): Measurement {
@@ -129,7 +137,7 @@ async function attempt(system: SystemId, workload: string, f: () => Promise<void
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     failures.push({ system, workload, error: message });
-    say(`  ${workload.padEnd(34)} FAILED: ${message}`);
+    say(`  ${label[system].padEnd(16)} FAILED (${workload}): ${message}`);
   }
 }
 
@@ -177,7 +185,7 @@ const pgTools = selected.has('postgres') ? findPostgres(argv.install, say) : und
 if (pgTools !== undefined && !pgTools.available) skip('postgres', pgTools.reason);
 
 const rb: RedisTools | undefined = redisTools?.available ? redisTools : undefined;
-const versions: Record<string, string> = { node: process.version };
+const versions: Record<string, string> = { node: process.version, sierradb: packageJson.version };
 if (rb !== undefined) versions.redis = rb.version;
 if (pgTools?.available) versions.postgres = pgTools.version;
 
@@ -244,60 +252,60 @@ async function withServer<T extends RunningServer>(start: () => Promise<T>, f: (
   }
 }
 
-async function respAppends(system: 'sierradb' | 'redis-always' | 'redis-everysec', start: () => Promise<RunningServer>): Promise<void> {
-  const command = system === 'sierradb' ? 'eappend' : 'xadd';
-  for (const pipeline of [16, 1]) {
-    let rate: number | undefined;
-    await attempt(system, `load -c ${clients} -P ${pipeline}`, () =>
-      withServer(start, async (s) => {
-        const summary = await runLoad({ ...loadBase(), command, port: s.port, pipeline });
+type RespSystem = 'sierradb' | 'redis-always' | 'redis-everysec';
+const starters: Partial<Record<RespSystem, () => Promise<RunningServer>>> = {};
+let pgs: PostgresServer | undefined;
+
+/** The systems that are measured, in table order. */
+const present = (): SystemId[] => systems.filter((s) => (s === 'postgres' ? pgs !== undefined : starters[s] !== undefined));
+
+/** The load generator's appends; returns the rate (to size redis-benchmark's run at the same settings). */
+async function loadAppends(system: SystemId, pipeline: number, expectedVersions: boolean): Promise<number | undefined> {
+  const workload = `load -c ${clients} -P ${pipeline}${expectedVersions ? ' expected-versions' : ''}`;
+  let rate: number | undefined;
+  await attempt(system, workload, async () => {
+    if (system === 'postgres') {
+      const server = pgs!;
+      await server.reset();
+      try {
+        const summary = await runLoad({ ...loadBase(), target: 'postgres', command: 'append', port: server.port, pipeline, expectedVersions });
         rate = summary.opsPerSecond;
-        record(fromLoad(system, `load -c ${clients} -P ${pipeline}`, summary));
-      }),
-    );
-    if (rb === undefined) continue;
-    const workload = `redis-benchmark -c ${clients} -P ${pipeline}`;
-    await attempt(system, workload, () =>
-      withServer(start, async (s) => {
-        const requests = requestsFor(rate);
-        const r = runRedisBenchmark({
-          binary: rb.benchmark,
-          host: s.host,
-          port: s.port,
-          clients,
-          pipeline,
-          requests,
-          keyspace: streams,
-          command: rbCommand[system === 'sierradb' ? 'sierradb' : 'redis'],
-        });
-        // redis-benchmark counts error replies as successes: check that ours stored every append.
-        const errors = system === 'sierradb' ? requests - (await storedEvents(s)) : 0;
-        record({ system, workload, tool: 'redis-benchmark', clients, pipeline, opsPerSecond: r.rps, eventsPerSecond: r.rps, p50Ms: r.p50Ms, p99Ms: r.p99Ms, errors, detail: r });
-      }),
-    );
-  }
-  if (system === 'sierradb') {
-    const workload = `load -c ${clients} -P 16 expected-versions`;
-    await attempt(system, workload, () =>
-      withServer(start, async (s) => record(fromLoad(system, workload, await runLoad({ ...loadBase(), command, port: s.port, pipeline: 16, expectedVersions: true })))),
-    );
-  }
+        record(fromLoad(system, workload, summary));
+      } finally {
+        await server.reset(); // leave nothing for autovacuum to chew on while the next system is measured
+      }
+      return;
+    }
+    await withServer(starters[system]!, async (s) => {
+      const command = system === 'sierradb' ? 'eappend' : 'xadd';
+      const summary = await runLoad({ ...loadBase(), command, port: s.port, pipeline, expectedVersions });
+      rate = summary.opsPerSecond;
+      record(fromLoad(system, workload, summary));
+    });
+  });
+  return rate;
 }
 
-async function postgresAppends(pgs: PostgresServer): Promise<void> {
-  const runs: [number, boolean][] = [
-    [16, false],
-    [1, false],
-    [16, true],
-  ];
-  for (const [pipeline, expectedVersions] of runs) {
-    const workload = `load -c ${clients} -P ${pipeline}${expectedVersions ? ' expected-versions' : ''}`;
-    await attempt('postgres', workload, async () => {
-      await pgs.reset();
-      const summary = await runLoad({ ...loadBase(), target: 'postgres', command: 'append', port: pgs.port, pipeline, expectedVersions });
-      record(fromLoad('postgres', workload, summary));
-    });
-  }
+async function redisBenchmarkAppends(system: RespSystem, pipeline: number, rate: number | undefined): Promise<void> {
+  const workload = `redis-benchmark -c ${clients} -P ${pipeline}`;
+  await attempt(system, workload, () =>
+    withServer(starters[system]!, async (s) => {
+      const requests = requestsFor(rate);
+      const r = runRedisBenchmark({
+        binary: rb!.benchmark,
+        host: s.host,
+        port: s.port,
+        clients,
+        pipeline,
+        requests,
+        keyspace: streams,
+        command: rbCommand[system === 'sierradb' ? 'sierradb' : 'redis'],
+      });
+      // redis-benchmark counts error replies as successes: check that ours stored every append.
+      const errors = system === 'sierradb' ? requests - (await storedEvents(s)) : 0;
+      record({ system, workload, tool: 'redis-benchmark', clients, pipeline, opsPerSecond: r.rps, eventsPerSecond: r.rps, p50Ms: r.p50Ms, p99Ms: r.p99Ms, errors, detail: r });
+    }),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -327,32 +335,34 @@ async function fillScanStream(s: RunningServer, command: 'eappend' | 'xadd'): Pr
   if (summary.errors > 0) throw new Error(`filling the scan stream: ${summary.errors} errors ${JSON.stringify(summary.errorsByCode)}`);
 }
 
-async function respScan(system: 'sierradb' | 'redis-always' | 'redis-everysec', start: () => Promise<RunningServer>): Promise<void> {
-  await attempt(system, scanWorkload, () =>
-    withServer(start, async (s) => {
+async function scan(system: SystemId): Promise<void> {
+  await attempt(system, scanWorkload, async () => {
+    if (system === 'postgres') {
+      const server = pgs!;
+      await server.reset();
+      const c = await server.connect();
+      try {
+        await c.query(
+          `insert into events (stream_id, version, type, data) select 'scan:0', g, 'E', $1::bytea from generate_series(0, $2::int - 1) g`,
+          [Buffer.from(payloadText, 'latin1'), scanEvents],
+        );
+        await c.query('analyze events');
+      } finally {
+        await c.end();
+      }
+      try {
+        record(fromLoad(system, scanWorkload, await runLoad({ ...scanLoad(), target: 'postgres', command: 'scan', port: server.port })));
+      } finally {
+        await server.reset();
+      }
+      return;
+    }
+    await withServer(starters[system as RespSystem]!, async (s) => {
       await fillScanStream(s, system === 'sierradb' ? 'eappend' : 'xadd');
       const summary = await runLoad({ ...scanLoad(), command: system === 'sierradb' ? 'escan' : 'xrange', port: s.port });
       if (summary.scansCompleted === 0) throw new Error('not one full pass over the stream');
       record(fromLoad(system, scanWorkload, summary));
-    }),
-  );
-}
-
-async function postgresScan(pgs: PostgresServer): Promise<void> {
-  await attempt('postgres', scanWorkload, async () => {
-    await pgs.reset();
-    const c = await pgs.connect();
-    try {
-      await c.query(
-        `insert into events (stream_id, version, type, data) select 'scan:0', g, 'E', $1::bytea from generate_series(0, $2::int - 1) g`,
-        [Buffer.from(payloadText, 'latin1'), scanEvents],
-      );
-      await c.query('analyze events');
-    } finally {
-      await c.end();
-    }
-    const summary = await runLoad({ ...scanLoad(), target: 'postgres', command: 'scan', port: pgs.port });
-    record(fromLoad('postgres', scanWorkload, summary));
+    });
   });
 }
 
@@ -399,42 +409,52 @@ async function catchUp(start: () => Promise<RunningServer>): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// The run.
+// The run, workload by workload: the systems compared in one row are measured one right after the other, so that
+// a change in what else the machine is doing skews a ratio as little as possible. Every RESP measurement gets a
+// freshly started server with an empty data directory; PostgreSQL keeps one cluster and empties its table.
 
 const startedAt = new Date();
-const sierraStart = () => startSierra({ dataRoot });
-const redisStart = (fsync: RedisFsync) => () => startRedis({ tools: rb!, fsync, dataRoot });
-
-if (sierra?.available) {
-  say(`\n## sierradb-ts (this server)`);
-  await respAppends('sierradb', sierraStart);
-  await respScan('sierradb', sierraStart);
-  await catchUp(sierraStart);
-}
+if (sierra?.available) starters.sierradb = () => startSierra({ dataRoot });
 for (const fsync of ['always', 'everysec'] as const) {
-  const id = `redis-${fsync}` as const;
-  if (!selected.has(id) || rb === undefined) continue;
-  say(`\n## redis-server ${rb.version}, appendonly yes, appendfsync ${fsync}`);
-  await respAppends(id, redisStart(fsync));
-  if (fsync === 'always') await respScan(id, redisStart(fsync));
+  if (selected.has(`redis-${fsync}`) && rb !== undefined) starters[`redis-${fsync}`] = () => startRedis({ tools: rb, fsync, dataRoot });
 }
 if (pgTools?.available) {
-  say(`\n## PostgreSQL ${pgTools.version}, fsync on, synchronous_commit on, append_event()`);
-  let pgs: PostgresServer | undefined;
   try {
     pgs = await startPostgres({ tools: pgTools as PostgresTools, dataRoot, maxConnections: clients + 20 });
   } catch (err) {
     failures.push({ system: 'postgres', workload: 'start', error: (err as Error).message });
-    say(`  FAILED to start: ${(err as Error).message}`);
+    say(`FAILED postgres: could not start: ${(err as Error).message}`);
   }
-  if (pgs !== undefined) {
-    try {
-      await postgresAppends(pgs);
-      await postgresScan(pgs);
-    } finally {
-      await pgs.stop();
-    }
+}
+
+const legend: Record<SystemId, string> = {
+  sierradb: `this server ${versions.sierradb ?? ''}: EAPPEND s:<n> E PAYLOAD <${payloadBytes} B>, replies once fdatasynced`,
+  'redis-always': `redis-server ${rb?.version ?? ''}, appendonly yes, appendfsync always: XADD s:<n> * f <${payloadBytes} B>`,
+  'redis-everysec': `redis-server ${rb?.version ?? ''}, appendonly yes, appendfsync everysec: XADD s:<n> * f <${payloadBytes} B>`,
+  postgres: `PostgreSQL ${versions.postgres ?? ''}, fsync on, synchronous_commit on: select append_event(stream, type, data, expected)`,
+};
+say(`\nsystems:`);
+for (const s of present()) say(`  ${label[s].padEnd(16)} ${legend[s]}`);
+
+try {
+  for (const pipeline of [16, 1]) {
+    say(`\n## durable appends, load generator -c ${clients} -P ${pipeline}`);
+    const rates: Partial<Record<SystemId, number>> = {};
+    for (const s of present()) rates[s] = await loadAppends(s, pipeline, false);
+    if (rb === undefined) continue;
+    say(`\n## durable appends, redis-benchmark -c ${clients} -P ${pipeline}`);
+    for (const s of present()) if (s !== 'postgres') await redisBenchmarkAppends(s, pipeline, rates[s]);
   }
+  say(`\n## durable appends with expected versions, load generator -c ${clients} -P 16`);
+  for (const s of present()) if (s === 'sierradb' || s === 'postgres') await loadAppends(s, 16, true);
+  say(`\n## read path: one client pages through a ${fmt(scanEvents)}-event stream, ${pageSize} at a time (ESCAN, XRANGE, SELECT ... LIMIT)`);
+  for (const s of present()) if (s !== 'redis-everysec') await scan(s);
+  if (starters.sierradb !== undefined) {
+    say(`\n## catch-up: EPSUB * FROM 0 WINDOW ${argv['catch-up-window']} over ${fmt(catchUpEvents)} stored events`);
+    await catchUp(starters.sierradb);
+  }
+} finally {
+  await pgs?.stop();
 }
 
 // ---------------------------------------------------------------------------------------------------------------
