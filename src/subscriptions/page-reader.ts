@@ -4,8 +4,10 @@
  *
  * Live subscribers of a partition all sit at the same position, and the hub wakes them in one go, so each append
  * would otherwise cost one read per subscriber. Reads in flight are keyed by what they start at (partition and
- * sequence, or stream and version); a subscriber asking for a page that is already being read waits for that read
- * instead. A page also keeps its events' encodings (RESP3 map, RESP2 array, JSON) once made, so a thousand
+ * sequence, or stream and version) and by the partition generation the reader saw; a subscriber asking for a page
+ * that is already being read waits for that read instead. The generation matters: a read that started before the
+ * newest events were announced must not serve a subscriber woken by that announcement, which would then believe
+ * itself caught up (see SubscriptionHub). A page also keeps its events' encodings (RESP3 map, RESP2 array, JSON) once made, so a thousand
  * subscribers encode each event once. Nothing is cached after the read completes and its subscribers are done
  * with the page: positions move on, and memory stays bounded by the pages in use.
  */
@@ -104,17 +106,21 @@ export class PageReader {
     this.#db = db;
   }
 
-  /** Events of the partition from sequence `from` on, at most `count` (a read in flight from `from` may give more or fewer). */
-  partition(partitionId: number, from: number, count: number): Promise<EventPage> {
-    return this.#shared(`p${partitionId}:${from}`, async () => {
+  /**
+   * Events of the partition from sequence `from` on, at most `count` (a shared read may give more or fewer).
+   * `gen` is the partition's generation the caller saw just before asking (SubscriptionHub): a read is shared only
+   * between callers that saw the same generation, so every caller gets a read that started after its snapshot.
+   */
+  partition(partitionId: number, from: number, count: number, gen: number): Promise<EventPage> {
+    return this.#shared(`p${partitionId}:${from}:${gen}`, async () => {
       const r = await this.#db.scanPartitionRaw(partitionId, from, Number.MAX_SAFE_INTEGER, count);
       return new EventPage(r.records, r.count, r.hasMore);
     });
   }
 
   /** Events of the stream from version `from` on (see `partition`). `keyText` identifies the partition key. */
-  stream(streamId: string, partitionKey: Uint8Array, keyText: string, from: number, count: number): Promise<EventPage> {
-    return this.#shared(`s${keyText}:${from}:${streamId}`, async () => {
+  stream(streamId: string, partitionKey: Uint8Array, keyText: string, from: number, count: number, gen: number): Promise<EventPage> {
+    return this.#shared(`s${keyText}:${from}:${gen}:${streamId}`, async () => {
       const r = await this.#db.scanStreamRaw(streamId, from, Number.MAX_SAFE_INTEGER, count, partitionKey);
       return new EventPage(r.records, r.count, r.hasMore);
     });

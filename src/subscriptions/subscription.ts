@@ -86,6 +86,8 @@ export interface SubscriptionOptions {
 /** The loop yields to the event loop (setImmediate) after this much work: an event sent counts 1, a page read 16. */
 const YIELD_AFTER_WORK = 2048;
 const PAGE_WORK = 16;
+/** Most page reads one subscription has in flight at a time. */
+const READS_PER_ROUND_MAX = 64;
 
 /** Events a stream FROM LATEST looks back at a time while finding where "after now" starts. */
 const LATEST_LOOKBACK_EVENTS = 16;
@@ -213,24 +215,37 @@ export class Subscription implements Wakeable {
         this.#dirty = false;
         let sent = 0;
         let pending = false;
-        for (let k = 0; k < n && !this.#closed; k++) {
-          const s = sources[(this.#round + k) % n];
-          const gen = this.#hub.gen(s.partitionId);
-          if (gen === s.seenGen) continue;
-          const credit = this.#credit();
-          if (credit <= 0) break;
-          const count = Math.min(credit, pageEventsFor(s.averageBytes));
-          const page =
-            s.kind === 'partition'
-              ? await this.#hub.reader.partition(s.partitionId, s.next, count)
-              : await this.#hub.reader.stream(s.streamId, s.partitionKey, s.keyText, s.next, count);
-          if (this.#closed) return;
-          const r = this.#take(s, page);
-          if (r < 0) return; // the receiver is gone
-          sent += r;
-          this.#workSinceYield += PAGE_WORK;
-          if (s.next === this.#pageEnd(s, page) && !page.hasMore) s.seenGen = gen;
-          else pending = true;
+        const credit = this.#credit();
+        if (credit > 0) {
+          // Start the reads of every source with news at once: subscribers the hub wakes together then ask for
+          // the same pages in the same turn, and share them (PageReader).
+          const batch: { s: Source; gen: number; page: Promise<EventPage> }[] = [];
+          for (let k = 0; k < n && batch.length < READS_PER_ROUND_MAX; k++) {
+            const s = sources[(this.#round + k) % n];
+            const gen = this.#hub.gen(s.partitionId);
+            if (gen === s.seenGen) continue;
+            const count = Math.min(credit, pageEventsFor(s.averageBytes));
+            const page =
+              s.kind === 'partition'
+                ? this.#hub.reader.partition(s.partitionId, s.next, count, gen)
+                : this.#hub.reader.stream(s.streamId, s.partitionKey, s.keyText, s.next, count, gen);
+            page.catch(() => {}); // awaited below; a failure is handled there, once
+            batch.push({ s, gen, page });
+          }
+          for (const { s, gen, page: pagePromise } of batch) {
+            const page = await pagePromise;
+            if (this.#closed) return;
+            if (this.#credit() <= 0) {
+              pending = true; // the window filled up: this source reads again after an ack
+              continue;
+            }
+            const r = this.#take(s, page);
+            if (r < 0) return; // the receiver is gone
+            sent += r;
+            this.#workSinceYield += PAGE_WORK;
+            if (s.next === this.#pageEnd(s, page) && !page.hasMore) s.seenGen = gen;
+            else pending = true;
+          }
         }
         this.#round = (this.#round + 1) % n;
         if (this.#closed) return;

@@ -240,6 +240,27 @@ describe('subscription engine (in-process)', () => {
     narrow.sub.close();
   });
 
+  it('a read that started before an append is not shared with a subscriber woken by that append', async () => {
+    const db = await fresh();
+    const key = partitionKeyForStream('slow');
+    const partitionId = partitionIdForKey(key, 32);
+    // Reads take their snapshot at once but answer 30 ms later (a busy read worker).
+    const scan = db.scanPartitionRaw.bind(db);
+    db.scanPartitionRaw = async (...args: Parameters<Database['scanPartitionRaw']>) => {
+      const r = await scan(...args);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      return r;
+    };
+    const a = subscribe(db, [{ kind: 'partition', partitionId, from: 0 }]);
+    await new Promise((resolve) => setImmediate(resolve)); // a's first read (of nothing) is in flight
+    await db.append('slow', 'E'); // announced while a's read is still out
+    await settle(5); // the hub has seen the announcement
+    const b = subscribe(db, [{ kind: 'partition', partitionId, from: 0 }]);
+    await waitFor(() => a.sink.received.length === 1 && b.sink.received.length === 1, 'both subscribers to get the event', 2000);
+    a.sub.close();
+    b.sub.close();
+  });
+
   it('1,000 subscribers to one partition share reads', async () => {
     const db = await fresh();
     const key = partitionKeyForStream('hot');
