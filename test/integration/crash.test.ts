@@ -89,12 +89,16 @@ describe('kill -9 of the server under network load', () => {
     const acknowledged: Ack[] = [];
     for (let round = 0; round < 3; round++) {
       const server = await startServer({ dir, writeThreads: 2, args: ['--segment-size', '262144'] });
-      if (round > 0) checkAcks(acknowledged, await readAll(server.port));
-      const load = startLoad({ port: server.port, connections: 8, depth: 16, streams: 40, seed: SEED + round });
-      // Kill at a seed-chosen moment once the load is well under way (however fast this machine is today).
-      await waitFor(() => load.acks.length >= 500);
-      await new Promise((r) => setTimeout(r, (SEED * (round + 1)) % 500));
-      await server.kill9();
+      let load: ReturnType<typeof startLoad>;
+      try {
+        if (round > 0) checkAcks(acknowledged, await readAll(server.port));
+        load = startLoad({ port: server.port, connections: 8, depth: 16, streams: 40, seed: SEED + round });
+        // Kill at a seed-chosen moment once the load is well under way (however fast this machine is today).
+        await waitFor(() => load.acks.length >= 500);
+        await new Promise((r) => setTimeout(r, (SEED * (round + 1)) % 500));
+      } finally {
+        await server.kill9();
+      }
       await load.ended;
       expect(load.errors).toEqual([]);
       expect(load.acks.length).toBeGreaterThan(100);

@@ -40,6 +40,13 @@ export interface ServerProcess {
 
 const tempDirs: string[] = [];
 
+/** Every server process started here; any still running when the test process exits is killed, so a failing
+ * test cannot leave a server behind. */
+const running = new Set<ChildProcessWithoutNullStreams>();
+process.once('exit', () => {
+  for (const p of running) p.kill('SIGKILL');
+});
+
 export function tempDir(prefix = 'sdb-it-'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   tempDirs.push(dir);
@@ -73,6 +80,8 @@ export async function startServer(o: StartOptions = {}): Promise<ServerProcess> 
     env: { ...process.env, ...o.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
+  running.add(proc);
+  proc.once('exit', () => running.delete(proc));
   let out = '';
   proc.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
   proc.stderr.on('data', (d: Buffer) => (out += d.toString('utf8')));
