@@ -194,6 +194,9 @@ export class Connection implements ConnectionState {
       const { descriptor, args } = resolveCommand(request);
       checkAuthenticated(descriptor, this, this.#o.config);
       result = descriptor.execute(this.#ctx, args);
+      if (typeof result !== 'function' && typeof (result as Partial<Promise<Reply>> | undefined)?.then !== 'function') {
+        throw new Error(`${descriptor.name} returned neither a reply nor a promise of one`);
+      }
     } catch (err) {
       result = this.#errorReply(err);
     }
