@@ -24,7 +24,9 @@ import {
   encodeEventRecord,
   encodeSegmentHeader,
   eventRecordBytes,
+  RECORD_HEADER_BYTES,
   SEGMENT_HEADER_BYTES,
+  SegmentFormatError,
   type EventFields,
 } from '../../native-free-io/segment-format.ts';
 import { scanCommitted } from '../../native-free-io/segment-scanner.ts';
@@ -244,7 +246,15 @@ export class BucketWriter {
       const e = t.events[i];
       const streamId = e.streamId.toString('utf8');
       streamIds[i] = streamId;
-      const current = local.get(streamId) ?? this.#stagedStreams.get(streamId) ?? this.#streamState(streamId);
+      let current: StreamState | undefined;
+      try {
+        current = local.get(streamId) ?? this.#stagedStreams.get(streamId) ?? this.#streamState(streamId);
+      } catch (err) {
+        // A sealed segment's stream index could not be read (EIO, or damage found after it was opened). Nothing of
+        // this transaction is staged yet, so it alone fails; an exception here would kill the writer's loop.
+        this.#log?.error({ bucket: this.bucketId, stream: streamId, err: String(err) }, 'stream version lookup failed');
+        return new EngineError('READERR', `read error: could not read the version of stream ${streamId}: ${(err as Error).message}`);
+      }
       if (current !== undefined && !bytesEqual(current.partitionKey, t.partitionKey)) {
         return new EngineError(
           'DBOPFAILED',
@@ -523,6 +533,13 @@ export class BucketWriter {
     }
     const path = segmentFile(dir, this.bucketId, activeId, DATA_FILE);
     if (!io.exists(path) || !this.#headerValid(path)) {
+      if (io.exists(path) && this.#holdsRecords(path)) {
+        // A segment's first record is written only after its header is durable, so a bad header over records is
+        // damage, not an unfinished creation; recreating the file would delete acknowledged events.
+        throw new SegmentFormatError(
+          `${path}: the segment header is damaged but the segment holds records; refusing to recreate it (check it with sierradb verify --dir ${dir})`,
+        );
+      }
       // Created but not finished before a crash: nothing was ever appended to it.
       this.#log?.warn({ bucket: this.bucketId, segment: activeId }, 'active segment has no valid header; recreating it');
       this.#createSegment(activeId);
@@ -555,6 +572,18 @@ export class BucketWriter {
       }
     }
     this.#publish([...this.#nextSequence.keys()]);
+  }
+
+  /** True if anything is written where the first record of the segment would be. */
+  #holdsRecords(path: string): boolean {
+    const h = this.#o.io.open(path, 'read');
+    try {
+      const buf = Buffer.alloc(RECORD_HEADER_BYTES);
+      const n = h.read(buf, 0, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES);
+      return buf.subarray(0, n).some((b) => b !== 0);
+    } finally {
+      h.close();
+    }
   }
 
   #headerValid(path: string): boolean {

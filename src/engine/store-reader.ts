@@ -13,11 +13,12 @@
 import type { Logger } from 'pino';
 import type { FileHandle, FileIo } from '../../native-free-io/file-io.ts';
 import { DATA_FILE, listSegmentIds, segmentFile } from '../../native-free-io/data-layout.ts';
-import { probeRecord, RecordKind, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES, eventRecordField } from '../../native-free-io/segment-format.ts';
+import { EVENT_BODY_FIXED_BYTES, probeRecord, RecordKind, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES, eventRecordField } from '../../native-free-io/segment-format.ts';
 import { scanCommitted } from '../../native-free-io/segment-scanner.ts';
+import { IndexFileCorruptError } from '../../native-free-io/index-file-error.ts';
 import { bucketIdForPartition, partitionHash, partitionKeyForStream } from '../ids/partition-key.ts';
 import type { SharedState } from '../threads/shared-state.ts';
-import { CorruptRecordError } from './engine-error.ts';
+import { CorruptRecordError, EngineError } from './engine-error.ts';
 import { SealedSegment } from './sealed-segment.ts';
 import { SegmentIndex, type SegmentLookup } from './segment-index.ts';
 
@@ -134,9 +135,15 @@ class RecordCollector {
     this.#bucketId = bucketId;
   }
 
-  /** Reads the event record at `offset` and appends it; returns its raw bytes' location for inspection. */
-  add(segment: SegmentView, offset: number): void {
+  /**
+   * Reads the event record at `offset` and appends it. `wrongRecord`, if given, checks the record is number `n`
+   * as the index promised (it returns why not): an index entry damaged after its file was opened and checksummed
+   * could otherwise point at another intact record, which would be served as this one.
+   */
+  add(segment: SegmentView, offset: number, wrongRecord?: (buf: Buffer, at: number, n: number) => string | undefined, n = 0): void {
     const { buf, at, length } = this.#read(segment, offset);
+    const wrong = wrongRecord?.(buf, at, n);
+    if (wrong !== undefined) throw this.#corrupt(segment, offset, wrong);
     if (this.#length + length > this.#out.length) {
       const grown = Buffer.allocUnsafe(Math.max(this.#out.length * 2, this.#length + length));
       this.#out.copy(grown, 0, 0, this.#length);
@@ -207,6 +214,11 @@ export class StoreReader {
       return read();
     } catch (err) {
       if (err instanceof CorruptRecordError) this.#o.logger?.error({ location: err.location, err: err.message }, 'corrupt record found by a read; it is not served');
+      if (err instanceof IndexFileCorruptError) {
+        // An index entry read after the file was opened (and checksummed) fails its own sanity checks.
+        this.#o.logger?.error({ location: err.path, err: err.message }, 'corrupt index entry found by a read; it is not used');
+        throw new EngineError('READERR', `read error: corrupt index file ${err.message}`, { cause: err });
+      }
       throw err;
     }
   }
@@ -256,9 +268,18 @@ export class StoreReader {
 
   #scanStream(streamId: string, partitionKey: Uint8Array | undefined, from: number, to: number, count: number): ScanResult {
     const key = partitionKey ?? partitionKeyForStream(streamId);
+    const idBytes = Buffer.from(streamId, 'utf8');
     return this.#scanRange(this.bucketOfPartition(partitionHash(key) % this.#o.partitionCount), from, to, count, {
       range: (lookup) => lookup.streamRange(streamId),
       offsets: (lookup, start, max) => lookup.streamOffsets(streamId, start, max),
+      wrongRecord: (buf, at, version) => {
+        const body = at + RECORD_HEADER_BYTES;
+        const idAt = body + EVENT_BODY_FIXED_BYTES;
+        if (buf[body + 74] === idBytes.length && buf.compare(idBytes, 0, idBytes.length, idAt, idAt + idBytes.length) === 0 && eventRecordField.streamVersion(buf, at) === version) {
+          return undefined;
+        }
+        return `the stream index entry for ${streamId} version ${version} points at ${eventRecordField.streamId(buf, at)} version ${eventRecordField.streamVersion(buf, at)}`;
+      },
     });
   }
 
@@ -274,6 +295,8 @@ export class StoreReader {
     by: {
       range: (lookup: SegmentLookup) => { first: number; last: number } | undefined;
       offsets: (lookup: SegmentLookup, start: number, max: number) => number[];
+      /** Why the record read for number `n` is not the one asked for, or undefined when it is. */
+      wrongRecord: (buf: Buffer, at: number, n: number) => string | undefined;
     },
   ): ScanResult {
     const bucket = this.#bucket(bucketId);
@@ -286,12 +309,12 @@ export class StoreReader {
       if (r === undefined || r.last < next || r.first > to) continue;
       const start = Math.max(next, r.first);
       const offsets = by.offsets(s.lookup, start, Math.min(count - c.count + 1, to - start + 1));
-      for (const offset of offsets) {
+      for (let i = 0; i < offsets.length; i++) {
         if (c.count === count) {
           hasMore = true;
           break;
         }
-        c.add(s, offset);
+        c.add(s, offsets[i], by.wrongRecord, start + i);
       }
       if (hasMore) break;
       next = start + offsets.length;
@@ -301,6 +324,10 @@ export class StoreReader {
 
   /** The stream's latest durable version, or -1. */
   streamVersion(streamId: string, partitionKey: Uint8Array | undefined): number {
+    return this.#logged(() => this.#streamVersion(streamId, partitionKey));
+  }
+
+  #streamVersion(streamId: string, partitionKey: Uint8Array | undefined): number {
     const key = partitionKey ?? partitionKeyForStream(streamId);
     const bucket = this.#bucket(this.bucketOfPartition(partitionHash(key) % this.#o.partitionCount));
     const segments = bucket.segments();
@@ -320,6 +347,11 @@ export class StoreReader {
     return this.#scanRange(this.bucketOfPartition(partitionId), from, to, count, {
       range: (lookup) => lookup.partitionRange(partitionId),
       offsets: (lookup, start, max) => lookup.partitionOffsets(partitionId, start, max),
+      wrongRecord: (buf, at, sequence) => {
+        const pid = eventRecordField.partitionId(buf, at);
+        const seq = eventRecordField.partitionSequence(buf, at);
+        return pid === partitionId && seq === sequence ? undefined : `the partition index entry for partition ${partitionId} sequence ${sequence} points at partition ${pid} sequence ${seq}`;
+      },
     });
   }
 

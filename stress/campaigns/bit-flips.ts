@@ -17,11 +17,19 @@
  * Flips are drawn at random (seeded) across all records; `exhaustiveRecords` consecutive records of one sealed
  * segment additionally have every one of their bits flipped in turn.
  *
+ * Index files (`indexFlipsPerRound`): a bit of a sealed segment's index.eidx, partition.pidx or stream.sidx is
+ * flipped under the open database (after the files were opened and checksummed). Verify must report the file as
+ * corrupt; every read that reaches the segment (partition and stream scans over its ranges, EGET of its events)
+ * must fail with READERR or return exactly the records asked for: never another record in their place, never
+ * altered bytes. A read that comes back short without an error (a stream scan whose index entry no longer
+ * matches) is counted as `indexFlipsShortReads`: index entries are checksummed per file at open, not per entry at
+ * read, so until the next open rebuilds the file such a read can miss events, but it cannot serve wrong ones.
+ *
  * Replay a round: `node stress/campaigns/bit-flips.ts --seed <seed> --rounds 1`.
  */
 import { SimulatedFileIo, seededRandom } from '../../native-free-io/simulated-file-io.ts';
 import type { FileHandle } from '../../native-free-io/file-io.ts';
-import { DATA_FILE, listSegmentIds, segmentFile } from '../../native-free-io/data-layout.ts';
+import { DATA_FILE, EVENT_INDEX_FILE, listSegmentIds, PARTITION_INDEX_FILE, segmentFile, STREAM_INDEX_FILE } from '../../native-free-io/data-layout.ts';
 import { eventRecordField, RecordKind } from '../../native-free-io/segment-format.ts';
 import { SegmentScanner } from '../../native-free-io/segment-scanner.ts';
 import { open, type Database } from '../../src/database.ts';
@@ -41,6 +49,8 @@ export interface BitFlipsOptions extends CampaignBudget {
   exhaustiveRecords?: number;
   /** Run the full verify() every this many flips. Default 1,000. */
   fullVerifyEvery?: number;
+  /** Random flips in sealed segments' index files per round. Default 0. */
+  indexFlipsPerRound?: number;
   /** Events appended per round. Default 360. */
   eventsPerRound?: number;
 }
@@ -62,6 +72,15 @@ export interface BitFlipsReport {
   locatedAsTornTail: number;
   fullVerifies: number;
   neighbourReads: number;
+  indexFlips: number;
+  /** Index flips that verify reported as a corrupt index file. */
+  indexFlipsLocated: number;
+  /** Reads after an index flip that failed with READERR. */
+  indexFlipsReadErrors: number;
+  /** Reads after an index flip that returned fewer records than asked for, without an error. */
+  indexFlipsShortReads: number;
+  /** Reads after an index flip that returned exactly what was asked for. */
+  indexFlipsCorrectReads: number;
   /** Flips both detected by reads (where a read reaches the record) and located by verify. */
   detected: number;
   /** 100 × detected / flips. */
@@ -230,6 +249,76 @@ export async function runBitFlipsRound(seed: number, o: Required<Omit<BitFlipsOp
       return detected;
     };
 
+    // Index files: what a read returns after a bit of a sealed segment's index file flips under it.
+    const sealedSegments = [...new Set(records.filter((r) => !r.active).map((r) => `${r.bucketId}/${r.segmentId}`))].map((k) => k.split('/').map(Number));
+    const indexFiles = [EVENT_INDEX_FILE, PARTITION_INDEX_FILE, STREAM_INDEX_FILE];
+    const flipIndex = async (k: number) => {
+      const [bucketId, segmentId] = sealedSegments[Math.floor(rng() * sealedSegments.length)];
+      const file = indexFiles[Math.floor(rng() * indexFiles.length)];
+      const filePath = segmentFile(DIR, bucketId, segmentId, file);
+      const h = io.open(filePath, 'write');
+      const size = h.size();
+      const position = Math.floor(rng() * size);
+      const bit = Math.floor(rng() * 8);
+      const original = Buffer.alloc(1);
+      h.read(original, 0, 1, position);
+      h.write(Buffer.of(original[0] ^ (1 << bit)), position);
+      report.indexFlips++;
+      const where = `seed ${seed} index flip ${k}: bucket ${bucketId} segment ${segmentId} ${file} byte ${position} bit ${bit}`;
+      const check = checkSegment({ io, dir: DIR, bucketId, segmentId, active: false, meta: LAYOUT });
+      if (check.findings.some((f) => f.file === file && f.kind === 'index-corrupt')) report.indexFlipsLocated++;
+      else violation(`${where}: verify does not report the index file as corrupt`);
+      const mine = events.filter((r) => r.bucketId === bucketId && r.segmentId === segmentId);
+      const judge = async (label: string, read: Promise<RecordBatch>, expected: StoredRecord[]) => {
+        try {
+          const batch = await read;
+          let at = 0;
+          for (let i = 0; i < batch.count; i++) {
+            const length = 16 + batch.records.readUInt32LE(at + 8);
+            const got = batch.records.subarray(at, at + length);
+            if (i >= expected.length || !got.equals(expected[i].bytes)) {
+              violation(`${where}: ${label} returned another record or altered bytes in place ${i}`);
+              return;
+            }
+            at += length;
+          }
+          if (batch.count < expected.length) report.indexFlipsShortReads++;
+          else report.indexFlipsCorrectReads++;
+        } catch (err) {
+          if ((err as { code?: string }).code === 'READERR') report.indexFlipsReadErrors++;
+          else violation(`${where}: ${label} failed with ${(err as Error).message}`);
+        }
+      };
+      const byPartition = new Map<number, StoredRecord[]>();
+      const byStream = new Map<string, StoredRecord[]>();
+      for (const r of mine) {
+        const e = r.event!;
+        byPartition.set(e.partitionId, [...(byPartition.get(e.partitionId) ?? []), r]);
+        byStream.set(e.streamId, [...(byStream.get(e.streamId) ?? []), r]);
+      }
+      for (const [pid, rs] of byPartition) {
+        const first = rs[0].event!.sequence;
+        await judge(`partition ${pid} scan`, db.scanPartitionRaw(pid, first, first + rs.length - 1, rs.length), rs);
+      }
+      for (const [streamId, rs] of byStream) {
+        const first = rs[0].event!.version;
+        await judge(`stream ${streamId} scan`, db.scanStreamRaw(streamId, first, first + rs.length - 1, rs.length, rs[0].event!.partitionKey), rs);
+      }
+      for (const r of mine) {
+        try {
+          const got = await db.getEventRaw(r.event!.id);
+          if (got.count > 0 && !got.records.equals(r.bytes)) violation(`${where}: EGET of the event at ${r.offset} returned another record or altered bytes`);
+          else if (got.count === 0) report.indexFlipsShortReads++;
+          else report.indexFlipsCorrectReads++;
+        } catch (err) {
+          if ((err as { code?: string }).code === 'READERR') report.indexFlipsReadErrors++;
+          else violation(`${where}: EGET failed with ${(err as Error).message}`);
+        }
+      }
+      h.write(original, position);
+      h.close();
+    };
+
     let detectedFlips = 0;
     // Every bit of a few consecutive records of one sealed segment.
     if (o.exhaustiveRecords > 0) {
@@ -243,6 +332,7 @@ export async function runBitFlipsRound(seed: number, o: Required<Omit<BitFlipsOp
       const r = records[Math.floor(rng() * records.length)];
       if (await flip(r, Math.floor(rng() * r.bytes.length * 8), `flip ${k}`)) detectedFlips++;
     }
+    for (let k = 0; k < o.indexFlipsPerRound; k++) await flipIndex(k);
     for (const h of handles.values()) h.close();
     report.detected += detectedFlips;
     report.detectedPercent = report.flips === 0 ? 100 : (100 * report.detected) / report.flips;
@@ -269,6 +359,11 @@ export async function runBitFlipsCampaign(options: BitFlipsOptions = {}): Promis
     locatedAsTornTail: 0,
     fullVerifies: 0,
     neighbourReads: 0,
+    indexFlips: 0,
+    indexFlipsLocated: 0,
+    indexFlipsReadErrors: 0,
+    indexFlipsShortReads: 0,
+    indexFlipsCorrectReads: 0,
     detected: 0,
     detectedPercent: 100,
     violations: [],
@@ -283,6 +378,7 @@ export async function runBitFlipsCampaign(options: BitFlipsOptions = {}): Promis
     flipsPerRound: options.flipsPerRound ?? 10_000,
     exhaustiveRecords: options.exhaustiveRecords ?? 0,
     fullVerifyEvery: options.fullVerifyEvery ?? 1_000,
+    indexFlipsPerRound: options.indexFlipsPerRound ?? 0,
     eventsPerRound: options.eventsPerRound ?? 360,
   };
   const done = await forEachRound(options, async (seed, i) => {
@@ -300,6 +396,12 @@ export function formatBitFlipsReport(r: BitFlipsReport): string {
     `  ${r.flips} flips (${r.flipsInSealedSegments} in sealed segments, ${r.flipsInActiveSegments} in active ones; ${r.flipsInEventRecords} in event records, ${r.flipsInCommitRecords} in commit records)`,
     `  detected: ${r.detected}/${r.flips} = ${r.detectedPercent.toFixed(3)}%; reads failed with READERR for ${r.detectedByReads}/${r.flipsInEventRecords} event-record flips; ` +
       `verify located ${r.locatedByVerify}/${r.flips} (${r.locatedAsTornTail} as the active segment's torn tail); ${r.fullVerifies} full verifies; ${r.neighbourReads} neighbour reads intact`,
+    ...(r.indexFlips > 0
+      ? [
+          `  ${r.indexFlips} index-file flips: verify reported ${r.indexFlipsLocated}; reads after them: ${r.indexFlipsCorrectReads} exact, ${r.indexFlipsReadErrors} READERR, ` +
+            `${r.indexFlipsShortReads} short without error (missed events, none wrong)`,
+        ]
+      : []),
     `  violations: ${r.violations.length + r.violationsOmitted}`,
     ...r.violations.map((v) => `    ${v}`),
     ...(r.violationsOmitted > 0 ? [`    ... and ${r.violationsOmitted} more`] : []),
@@ -308,5 +410,5 @@ export function formatBitFlipsReport(r: BitFlipsReport): string {
 }
 
 if (isMainModule(import.meta.url)) {
-  await runCampaignMain('bit-flips', (o) => runBitFlipsCampaign({ ...o, exhaustiveRecords: 3 }), formatBitFlipsReport);
+  await runCampaignMain('bit-flips', (o) => runBitFlipsCampaign({ ...o, exhaustiveRecords: 3, indexFlipsPerRound: 2_000 }), formatBitFlipsReport);
 }

@@ -21,3 +21,12 @@ it(`detects and locates 100% of 10,000 bit flips, and never serves a flipped rec
   expect(report.detectedByReads).toBe(report.flipsInEventRecords);
   expect(report.fullVerifies).toBe(4);
 });
+
+it(`after a bit flips in an open index file, reads fail with READERR or return exactly the records asked for (seed ${SEED})`, { timeout: 120_000 }, async () => {
+  const report = await runBitFlipsCampaign({ seed: SEED, rounds: 1, flipsPerRound: 0, indexFlipsPerRound: 800, fullVerifyEvery: 0 });
+  console.log(formatBitFlipsReport(report));
+  expect(report.violations).toEqual([]);
+  expect(report.indexFlipsLocated).toBe(800);
+  expect(report.indexFlipsReadErrors).toBeGreaterThan(0);
+  expect(report.indexFlipsCorrectReads).toBeGreaterThan(report.indexFlipsReadErrors);
+});

@@ -31,7 +31,9 @@ async function runAndKill(dir: string, seed: number, killAfterMs: number): Promi
   proc.stderr.on('data', (d) => (err += d));
   await new Promise<void>((resolve, reject) => {
     const check = setInterval(() => {
-      if (out.includes('READY')) {
+      // The kill timer starts at the first acknowledgement, not at READY: on a loaded machine (the suite runs
+      // CPU-heavy campaigns beside this test) the child may need longer than the shortest kill delay to ack once.
+      if (out.includes('READY') && out.includes('\nA ')) {
         clearInterval(check);
         resolve();
       }
