@@ -4,8 +4,9 @@
  *   1. append-to-push latency: one subscriber (`EPSUB * FROM LATEST`, acking as it goes) and appenders with 1 and
  *      16 appends in flight; the time from sending EAPPEND to receiving the event's `message` push (which includes
  *      the fdatasync: an event is published only once durable), p50/p99/max;
- *   2. fan-out cost: append throughput (16 in flight) with no subscriber, then with `--fanout` subscribers
- *      (`EPSUB * FROM LATEST` each, spread over 20 connections), and the push latency seen by one of them;
+ *   2. fan-out cost: append throughput (16 in flight) with no subscriber, then with `--fanout` subscribers, all
+ *      on every partition (`EPSUB *`) or each on its own stream (`ESUB`), spread over 20 connections of a child
+ *      process, and the push latency seen by one more subscriber;
  *   3. catch-up rate: `--history` events appended first, then `EPSUB * FROM 0 WINDOW 10000` acking every 1,000:
  *      events/s delivered from disk until the subscriber is caught up.
  *
@@ -109,7 +110,7 @@ function stampedPayload(): string {
   return process.hrtime.bigint().toString().padEnd(20, ' ') + 'x'.repeat(payloadBytes - 20);
 }
 
-async function appendFor(port: number, inFlight: number, durationS: number): Promise<number> {
+async function appendFor(port: number, inFlight: number, durationS: number, stream: (w: number, i: number) => string = (w, i) => `lat-${w}-${i % 50}`): Promise<number> {
   const clients = await Promise.all(Array.from({ length: Math.min(inFlight, 4) }, () => SierraClient.connect({ port })));
   let events = 0;
   const deadline = performance.now() + durationS * 1000;
@@ -117,7 +118,7 @@ async function appendFor(port: number, inFlight: number, durationS: number): Pro
     Array.from({ length: inFlight }, async (_, w) => {
       const c = clients[w % clients.length];
       for (let i = 0; performance.now() < deadline; i++) {
-        await c.eappend(`lat-${w}-${i % 50}`, 'Tick', { payload: stampedPayload() });
+        await c.eappend(stream(w, i), 'Tick', { payload: stampedPayload() });
         events++;
       }
     }),
@@ -138,13 +139,20 @@ function report(label: string, latencies: number[]): void {
   );
 }
 
-/** The fan-out child: `subs` subscriptions over 20 raw sockets that read and discard. */
-async function fanoutChild(port: number, subs: number): Promise<void> {
+/**
+ * The fan-out child: `subs` subscriptions over 20 raw sockets that read and discard: `EPSUB *` each (`all`), or
+ * `ESUB fan-<k>` for k = 0..subs-1 (`streams`).
+ */
+async function fanoutChild(port: number, subs: number, kind: string): Promise<void> {
   const sockets = await Promise.all(
     Array.from({ length: Math.min(20, subs) }, () => new Promise<net.Socket>((resolve) => { const so = net.connect({ host: '127.0.0.1', port }, () => resolve(so)); })),
   );
   let bytes = 0;
   const epsub = '*6\r\n$5\r\nEPSUB\r\n$1\r\n*\r\n$4\r\nFROM\r\n$6\r\nLATEST\r\n$6\r\nWINDOW\r\n$10\r\n4294967295\r\n';
+  const esub = (k: number) => {
+    const name = `fan-${k}`;
+    return `*6\r\n$4\r\nESUB\r\n$${name.length}\r\n${name}\r\n$4\r\nFROM\r\n$6\r\nLATEST\r\n$6\r\nWINDOW\r\n$10\r\n4294967295\r\n`;
+  };
   await Promise.all(
     sockets.map(
       (so, k) =>
@@ -160,8 +168,9 @@ async function fanoutChild(port: number, subs: number): Promise<void> {
             }
           };
           so.on('data', onData);
-          const mine = Math.floor(subs / sockets.length) + (k < subs % sockets.length ? 1 : 0);
-          so.write(epsub.repeat(mine) + '*1\r\n$4\r\nPING\r\n');
+          let commands = '';
+          for (let j = k; j < subs; j += sockets.length) commands += kind === 'streams' ? esub(j) : epsub;
+          so.write(commands + '*1\r\n$4\r\nPING\r\n');
         }),
     ),
   );
@@ -173,7 +182,7 @@ async function fanoutChild(port: number, subs: number): Promise<void> {
 
 const childAt = process.argv.indexOf('--fanout-child');
 if (childAt !== -1) {
-  await fanoutChild(Number(process.argv[childAt + 1]), Number(process.argv[childAt + 2]));
+  await fanoutChild(Number(process.argv[childAt + 1]), Number(process.argv[childAt + 2]), process.argv[childAt + 3]);
 } else {
   await main();
 }
@@ -195,28 +204,34 @@ try {
     await server.stop();
   }
 
-  // 2. Fan-out: append throughput without and with many subscribers. The subscribers live in a child process
-  // on raw sockets that only count bytes (window 2^32-1, no acks), so that parsing a thousand copies of every
-  // event does not slow this process's appenders.
-  {
-    const server = await startServer(path.join(root, 'fanout'));
-    const alone = await appendFor(server.port, 16, seconds);
-    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--fanout-child', String(server.port), String(fanout - 1)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // 2. Fan-out: append throughput without and with many subscribers, (a) every subscriber on every partition
+  // (`EPSUB *`: each event is pushed `fanout` times, so this measures output), (b) each subscriber on its own
+  // stream (`ESUB fan-<k>`, appends to random ones of those streams: each event has one subscriber, the rest are
+  // idle). The subscribers live in a child process on raw sockets that only count bytes (window 2^32-1, no acks),
+  // so that parsing their pushes does not slow this process's appenders.
+  for (const kind of ['all', 'streams'] as const) {
+    const server = await startServer(path.join(root, `fanout-${kind}`));
+    const streamOf = kind === 'all' ? undefined : (w: number, i: number) => `fan-${(w * 7919 + i * 104_729) % fanout}`;
+    const alone = await appendFor(server.port, 16, seconds, streamOf);
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--fanout-child', String(server.port), String(kind === 'all' ? fanout - 1 : fanout), kind], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let childOut = '';
     child.stdout.on('data', (d: Buffer) => (childOut += d.toString('utf8')));
     await waitUntil(() => childOut.includes('ready'), 60_000);
     const probe = await latencySubscriber(server.port);
-    const withSubs = await appendFor(server.port, 16, seconds);
+    const withSubs = await appendFor(server.port, 16, seconds, streamOf);
     await waitUntil(() => probe.latencies.length >= withSubs, 60_000);
     child.kill('SIGTERM');
     await new Promise((resolve) => child.once('exit', resolve));
     const bytes = Number(/bytes (\d+)/.exec(childOut)?.[1] ?? 0);
+    const what = kind === 'all' ? `${fanout} subscribers to every partition` : `${fanout} subscribers to one stream each (+1 to every partition)`;
     console.log(
-      `fan-out: 16 in flight, ${Math.round(alone / seconds).toLocaleString('en-US')} appends/s with no subscriber, ` +
-        `${Math.round(withSubs / seconds).toLocaleString('en-US')} appends/s with ${fanout} subscribers (×${(alone / Math.max(1, withSubs)).toFixed(2)} slower); ` +
-        `${(bytes / 1e6).toFixed(1)} MB pushed to the others`,
+      `fan-out, ${what}: 16 in flight, ${Math.round(alone / seconds).toLocaleString('en-US')} appends/s with no subscriber, ` +
+        `${Math.round(withSubs / seconds).toLocaleString('en-US')} appends/s with them (×${(alone / Math.max(1, withSubs)).toFixed(2)} slower); ` +
+        `${(bytes / 1e6).toFixed(1)} MB pushed to them`,
     );
-    report(`latency with ${fanout} subscribers`, probe.latencies);
+    report(`  latency seen by one EPSUB * subscriber among them`, probe.latencies);
     probe.client.close();
     await server.stop();
   }

@@ -30,6 +30,7 @@ export class EventPage {
   /** Sequences and versions read once per page (every subscriber sharing the page checks them). */
   readonly #sequences: Float64Array;
   readonly #versions: Float64Array;
+  #streamIds: (string | undefined)[] | undefined;
   #resp3: (Buffer | undefined)[] | undefined;
   #resp2: (Buffer | undefined)[] | undefined;
   #json: (string | undefined)[] | undefined;
@@ -61,6 +62,17 @@ export class EventPage {
 
   version(i: number): number {
     return this.#versions[i];
+  }
+
+  /** Whether event `i` belongs to the stream `streamId` under `partitionKey`. */
+  isOfStream(i: number, streamId: string, partitionKey: Uint8Array): boolean {
+    this.#streamIds ??= new Array<string | undefined>(this.count);
+    let id = this.#streamIds[i];
+    if (id === undefined) {
+      id = eventRecordField.streamId(this.records, this.#offsets[i]);
+      this.#streamIds[i] = id;
+    }
+    return id === streamId && Buffer.compare(eventRecordField.partitionKey(this.records, this.#offsets[i]), partitionKey) === 0;
   }
 
   /** Event `i`, decoded (copies). */

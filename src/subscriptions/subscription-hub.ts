@@ -24,7 +24,8 @@ import { PageReader } from './page-reader.ts';
 
 /** Something the hub wakes: a subscription whose sources read from the partition. */
 export interface Wakeable {
-  wake(): void;
+  /** New events of `partitionId` may be readable. */
+  wake(partitionId?: number): void;
 }
 
 /** How long the waiter sleeps at most before it checks whether it should stop. */
@@ -65,6 +66,14 @@ export class SubscriptionHub {
   /** The partition's generation: it moves whenever new events of the partition may have become readable. */
   gen(partitionId: number): number {
     return this.#gen[partitionId];
+  }
+
+  /**
+   * The partition's watermark as the hub last saw it, which goes with `gen(partitionId)`: a read that starts after
+   * both are taken returns every event below this watermark.
+   */
+  watermark(partitionId: number): number {
+    return this.#lastWatermark[partitionId];
   }
 
   /** Wakes `w` whenever a partition in `partitionIds` may have new events. */
@@ -128,6 +137,6 @@ export class SubscriptionHub {
 
   #bump(p: number): void {
     this.#gen[p]++;
-    for (const w of this.#interest[p]) w.wake();
+    for (const w of this.#interest[p]) w.wake(p);
   }
 }

@@ -57,6 +57,12 @@ interface StreamSource extends SourceBase {
   minSequence: number;
   /** Whether `next` still has to be found from `minSequence` (FROM LATEST). */
   resolveLatest: boolean;
+  /**
+   * Tail mode: every event of the stream below this partition sequence has been sent (or skipped), so new ones
+   * can be found by reading the partition from here, a read every live subscriber of the partition shares,
+   * instead of one stream read per subscriber. -1 until a stream read has caught up.
+   */
+  tailFrom: number;
 }
 
 type Source = PartitionSource | StreamSource;
@@ -88,6 +94,8 @@ const YIELD_AFTER_WORK = 2048;
 const PAGE_WORK = 16;
 /** Most page reads one subscription has in flight at a time. */
 const READS_PER_ROUND_MAX = 64;
+/** A stream source in tail mode reads its partition while it is at most this many events behind. */
+const TAIL_GAP_MAX_EVENTS = 256;
 
 /** Events a stream FROM LATEST looks back at a time while finding where "after now" starts. */
 const LATEST_LOOKBACK_EVENTS = 16;
@@ -106,8 +114,12 @@ export class Subscription implements Wakeable {
   #started = false;
   #dirty = false;
   #waiter: (() => void) | undefined;
-  #round = 0;
   #workSinceYield = 0;
+  /** Sources that may have something to read, in the order they got news (each at most once). */
+  #news: number[] = [];
+  readonly #inNews: Uint8Array;
+  /** Source indices by partition id, for wake(partitionId). */
+  readonly #byPartition = new Map<number, number[]>();
 
   constructor(o: SubscriptionOptions) {
     if (!(o.window === Infinity || (Number.isSafeInteger(o.window) && o.window >= 1))) {
@@ -136,11 +148,19 @@ export class Subscription implements Wakeable {
         next: latest ? 0 : (spec.from as number),
         minSequence: latest ? watermark : 0,
         resolveLatest: latest,
+        tailFrom: -1,
         seenGen: -1,
         averageBytes: 0,
       };
     });
     this.#partitions = [...new Set(this.#sources.map((s) => s.partitionId))];
+    this.#sources.forEach((s, i) => {
+      const list = this.#byPartition.get(s.partitionId);
+      if (list === undefined) this.#byPartition.set(s.partitionId, [i]);
+      else list.push(i);
+    });
+    this.#inNews = new Uint8Array(this.#sources.length).fill(1);
+    this.#news = this.#sources.map((_, i) => i);
     this.#hub.register(this, this.#partitions);
   }
 
@@ -181,7 +201,10 @@ export class Subscription implements Wakeable {
     return this.#sources.map((s) => (s.kind === 'partition' ? { partitionId: s.partitionId, next: s.next } : { partitionId: s.partitionId, streamId: s.streamId, next: s.next }));
   }
 
-  wake(): void {
+  wake(partitionId?: number): void {
+    if (partitionId !== undefined) {
+      for (const i of this.#byPartition.get(partitionId) ?? []) this.#addNews(i);
+    }
     this.#dirty = true;
     const w = this.#waiter;
     if (w !== undefined) {
@@ -199,6 +222,12 @@ export class Subscription implements Wakeable {
     this.#onClosed?.(this);
   }
 
+  #addNews(i: number): void {
+    if (this.#inNews[i] === 1) return;
+    this.#inNews[i] = 1;
+    this.#news.push(i);
+  }
+
   #credit(): number {
     return this.window - (this.#nextCursor - (this.#ackedThrough + 1));
   }
@@ -210,45 +239,66 @@ export class Subscription implements Wakeable {
         if (this.#closed) return;
       }
       const sources = this.#sources;
-      const n = sources.length;
       while (!this.#closed) {
         this.#dirty = false;
         let sent = 0;
-        let pending = false;
         const credit = this.#credit();
-        if (credit > 0) {
-          // Start the reads of every source with news at once: subscribers the hub wakes together then ask for
-          // the same pages in the same turn, and share them (PageReader).
-          const batch: { s: Source; gen: number; page: Promise<EventPage> }[] = [];
-          for (let k = 0; k < n && batch.length < READS_PER_ROUND_MAX; k++) {
-            const s = sources[(this.#round + k) % n];
+        if (credit > 0 && this.#news.length > 0) {
+          // Take the sources with news (up to READS_PER_ROUND_MAX; the rest wait for the next round) and start
+          // all their reads at once: subscribers the hub wakes together then ask for the same pages in the same
+          // turn, and share them (PageReader). A source that is not caught up afterwards goes back on the list.
+          const taken = this.#news.length <= READS_PER_ROUND_MAX ? this.#news : this.#news.slice(0, READS_PER_ROUND_MAX);
+          this.#news = taken === this.#news ? [] : this.#news.slice(READS_PER_ROUND_MAX);
+          const batch: { i: number; gen: number; watermark: number; tail: boolean; page: Promise<EventPage> }[] = [];
+          for (const i of taken) {
+            this.#inNews[i] = 0;
+            const s = sources[i];
             const gen = this.#hub.gen(s.partitionId);
             if (gen === s.seenGen) continue;
+            const watermark = this.#hub.watermark(s.partitionId);
             const count = Math.min(credit, pageEventsFor(s.averageBytes));
-            const page =
-              s.kind === 'partition'
-                ? this.#hub.reader.partition(s.partitionId, s.next, count, gen)
-                : this.#hub.reader.stream(s.streamId, s.partitionKey, s.keyText, s.next, count, gen);
+            let page: Promise<EventPage>;
+            let tail = false;
+            if (s.kind === 'partition') {
+              page = this.#hub.reader.partition(s.partitionId, s.next, count, gen);
+            } else if (s.tailFrom >= 0 && watermark - s.tailFrom <= TAIL_GAP_MAX_EVENTS) {
+              tail = true;
+              page = this.#hub.reader.partition(s.partitionId, s.tailFrom, TAIL_GAP_MAX_EVENTS, gen);
+            } else {
+              page = this.#hub.reader.stream(s.streamId, s.partitionKey, s.keyText, s.next, count, gen);
+            }
             page.catch(() => {}); // awaited below; a failure is handled there, once
-            batch.push({ s, gen, page });
+            batch.push({ i, gen, watermark, tail, page });
           }
-          for (const { s, gen, page: pagePromise } of batch) {
+          for (const { i, gen, watermark, tail, page: pagePromise } of batch) {
+            const s = sources[i];
             const page = await pagePromise;
             if (this.#closed) return;
             if (this.#credit() <= 0) {
-              pending = true; // the window filled up: this source reads again after an ack
+              this.#addNews(i); // the window filled up: this source reads again after an ack
+              continue;
+            }
+            this.#workSinceYield += PAGE_WORK;
+            if (tail) {
+              const r = this.#takeTail(s as StreamSource, page);
+              if (r < 0) return; // the receiver is gone
+              sent += r;
+              if ((s as StreamSource).tailFrom === this.#pageEnd(s, page, true) && !page.hasMore) s.seenGen = gen;
+              else this.#addNews(i);
               continue;
             }
             const r = this.#take(s, page);
             if (r < 0) return; // the receiver is gone
             sent += r;
-            this.#workSinceYield += PAGE_WORK;
-            if (s.next === this.#pageEnd(s, page) && !page.hasMore) s.seenGen = gen;
-            else pending = true;
+            if (s.next === this.#pageEnd(s, page) && !page.hasMore) {
+              s.seenGen = gen;
+              // Every event of the stream below the watermark seen with `gen` was readable to this read.
+              if (s.kind === 'stream') s.tailFrom = Math.max(watermark, s.minSequence);
+            } else {
+              this.#addNews(i);
+            }
           }
         }
-        this.#round = (this.#round + 1) % n;
-        if (this.#closed) return;
         this.#workSinceYield += sent;
         if (this.#workSinceYield >= YIELD_AFTER_WORK) {
           // Let the sockets write (and other connections run) during a long catch-up. Not after every page: a
@@ -257,7 +307,7 @@ export class Subscription implements Wakeable {
           await new Promise<void>((resolve) => setImmediate(resolve));
           if (this.#closed) return;
         }
-        if (this.#dirty || (pending && this.#credit() > 0)) continue;
+        if (this.#dirty || (this.#news.length > 0 && this.#credit() > 0)) continue;
         await new Promise<void>((resolve) => {
           this.#waiter = resolve;
         });
@@ -275,10 +325,47 @@ export class Subscription implements Wakeable {
     }
   }
 
-  /** The position just past the page's last event (or the source's position for an empty page). */
-  #pageEnd(s: Source, page: EventPage): number {
+  /**
+   * The position just past the page's last event (or the source's position for an empty page); for a tail read,
+   * the partition sequence past it.
+   */
+  #pageEnd(s: Source, page: EventPage, tail = false): number {
+    if (tail) return page.count === 0 ? (s as StreamSource).tailFrom : page.sequence(page.count - 1) + 1;
     if (page.count === 0) return s.next;
     return (s.kind === 'partition' ? page.sequence(page.count - 1) : page.version(page.count - 1)) + 1;
+  }
+
+  /**
+   * Tail mode: sends this stream's events from a page of its partition that starts at `tailFrom`, as the window
+   * allows, and moves `tailFrom` past what was looked at. If the stream's versions do not continue exactly where
+   * the source stands (which tail mode cannot explain), it falls back to stream reads. Returns the events sent,
+   * or -1 when the receiver can take no more.
+   */
+  #takeTail(s: StreamSource, page: EventPage): number {
+    const count = page.count;
+    if (count > 0 && page.sequence(0) !== s.tailFrom) {
+      throw new AssertionError({ message: `subscription ${this.id}: partition ${s.partitionId} page starts at ${page.sequence(0)}, not ${s.tailFrom}` });
+    }
+    let sent = 0;
+    let i = 0;
+    for (; i < count; i++) {
+      if (!page.isOfStream(i, s.streamId, s.partitionKey) || page.sequence(i) < s.minSequence) continue;
+      if (page.version(i) !== s.next) {
+        s.tailFrom = -1; // read the stream itself from `next` instead
+        return sent;
+      }
+      if (this.#credit() <= 0) break;
+      const cursor = this.#nextCursor++;
+      if (!this.#sink.send(page, i, i + 1, cursor)) {
+        this.close();
+        return -1;
+      }
+      s.next++;
+      sent++;
+    }
+    s.tailFrom = i < count ? page.sequence(i) : this.#pageEnd(s, page, true);
+    if (count > 0) s.averageBytes = page.bytes / count;
+    return sent;
   }
 
   /**

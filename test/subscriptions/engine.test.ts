@@ -261,6 +261,52 @@ describe('subscription engine (in-process)', () => {
     b.sub.close();
   });
 
+  it('live stream subscribers of one partition share partition reads (tail mode), each getting only its stream', async () => {
+    const db = await fresh();
+    // 100 streams whose default key lands in the same partition.
+    const target = partitionIdForKey(partitionKeyForStream('tail-0'), 32);
+    const streams: string[] = [];
+    for (let k = 0; streams.length < 100; k++) if (partitionIdForKey(partitionKeyForStream(`tail-${k}`), 32) === target) streams.push(`tail-${k}`);
+    for (const s of streams) await db.append(s, 'Old');
+    const subs = streams.map((s) => subscribe(db, [streamSource(db, s, 0)]));
+    await waitFor(() => subs.every((x) => x.sink.received.length === 1), 'history');
+    const reader = SubscriptionHub.of(db).reader;
+    const before = reader.reads;
+    for (let round = 0; round < 5; round++) {
+      await Promise.all(streams.map((s) => db.append(s, 'New')));
+    }
+    await waitFor(() => subs.every((x) => x.sink.received.length === 6), 'every stream subscriber to get its 5 new events');
+    await settle();
+    // One shared partition read per publish (plus a few), not one stream read per subscriber per publish.
+    expect(reader.reads - before).toBeLessThan(100);
+    subs.forEach((x, k) => {
+      expect(x.sink.received.every((r) => r.event.streamId === streams[k])).toBe(true);
+      expect(x.sink.received.map((r) => r.event.streamVersion)).toEqual([0, 1, 2, 3, 4, 5]);
+    });
+    for (const x of subs) x.sub.close();
+  });
+
+  it('a live stream subscriber on a busy partition falls back to stream reads when far behind; a window of 1 in tail mode', async () => {
+    const db = await fresh();
+    const target = partitionIdForKey(partitionKeyForStream('quiet'), 32);
+    const busy: string[] = [];
+    for (let k = 0; busy.length < 5; k++) if (partitionIdForKey(partitionKeyForStream(`busy-${k}`), 32) === target) busy.push(`busy-${k}`);
+    await db.append('quiet', 'Q');
+    const { sub, sink } = subscribe(db, [streamSource(db, 'quiet', 0)], 1);
+    sink.onSend = (_first, last) => setTimeout(() => sub.ack(last), 1);
+    await waitFor(() => sink.received.length === 1, 'history');
+    // 600 events of other streams in the same partition (more than a tail page), then three of ours in a row.
+    await Promise.all(Array.from({ length: 600 }, (_, i) => db.append(busy[i % 5], 'B')));
+    await Promise.all([db.append('quiet', 'Q'), db.append('quiet', 'Q'), db.append('quiet', 'Q')]);
+    await Promise.all(Array.from({ length: 10 }, (_, i) => db.append(busy[i % 5], 'B')));
+    await db.append('quiet', 'Q');
+    await waitFor(() => sink.received.length === 5, 'the 4 new events');
+    await settle();
+    expect(sink.received.map((r) => r.event.streamVersion)).toEqual([0, 1, 2, 3, 4]);
+    checkCursors(sink.received);
+    sub.close();
+  });
+
   it('1,000 subscribers to one partition share reads', async () => {
     const db = await fresh();
     const key = partitionKeyForStream('hot');
