@@ -576,9 +576,9 @@ class Verifier {
     streamsUntracked: 0,
     elapsedMs: 0,
   };
-  /** Sealed segments whose index files a repair would rewrite. */
-  readonly rebuilds: { bucket: number; segment: number; files: { file: string; reason: string }[]; kept: EventTable }[] = [];
-  readonly #keepRebuildTables: boolean;
+  /** Index files rewritten (with `repair`), as each segment is checked: only one segment's events are held. */
+  readonly repairs: RepairAction[] = [];
+  readonly #repair: boolean;
 
   constructor(dir: string, options: VerifyOptions) {
     this.io = options.io ?? nodeFileIo;
@@ -588,7 +588,7 @@ class Verifier {
       findingsMax: options.findingsMax ?? VERIFY_DEFAULTS.findingsMax,
       mismatchesPerIndexMax: options.mismatchesPerIndexMax ?? VERIFY_DEFAULTS.mismatchesPerIndexMax,
     };
-    this.#keepRebuildTables = options.repair === true;
+    this.#repair = options.repair === true;
   }
 
   add(f: Finding): void {
@@ -675,7 +675,10 @@ class Verifier {
       this.stats.segments++;
       if (!active) this.stats.sealedSegments++;
       for (const f of check.findings) this.add(f);
-      if (check.rebuild.length > 0 && this.#keepRebuildTables) this.rebuilds.push({ bucket: bucketId, segment: segmentId, files: check.rebuild, kept: check.kept });
+      if (check.rebuild.length > 0 && this.#repair) {
+        rebuildIndexFiles(this.io, this.dir, bucketId, segmentId, check.kept, check.rebuild.map((f) => f.file));
+        for (const f of check.rebuild) this.repairs.push({ bucket: bucketId, segment: segmentId, file: f.file, reason: f.reason });
+      }
       const firstDamage = check.walk?.damage[0]?.start ?? -1;
       this.#checkContinuity(meta, bucketId, segmentId, check.kept, nextSequence, streams, damagedBefore, firstDamage);
       if (!check.dataClean) damagedBefore = true;
@@ -708,7 +711,7 @@ class Verifier {
       const seq = events.sequences[i];
       const expected = nextSequence.get(pid) ?? 0;
       if (seq !== expected) {
-        const what = seq > expected ? `a gap: sequences ${expected}..${seq - 1} are missing` : `sequence ${seq} repeats or goes back`;
+        const what = seq > expected ? `a gap: ${seq - expected === 1 ? `sequence ${expected} is` : `sequences ${expected}..${seq - 1} are`} missing` : `sequence ${seq} repeats or goes back`;
         this.add({ severity: 'problem', kind: 'partition-sequence', ...where(i), message: `partition ${pid}: sequence ${seq} where ${expected} was expected (${what})${hint}` });
       }
       nextSequence.set(pid, seq + 1);
@@ -728,7 +731,8 @@ class Verifier {
         this.add({ severity: 'problem', kind: 'stream-version', ...where(i), message: `stream ${JSON.stringify(streamId)}: partition key changed at version ${version}` });
       }
       if (version !== track.version + 1) {
-        const what = version > track.version + 1 ? `a gap: versions ${track.version + 1}..${version - 1} are missing` : `version ${version} repeats or goes back`;
+        const missing = version - track.version - 1;
+        const what = missing > 0 ? `a gap: ${missing === 1 ? `version ${track.version + 1} is` : `versions ${track.version + 1}..${version - 1} are`} missing` : `version ${version} repeats or goes back`;
         this.add({ severity: 'problem', kind: 'stream-version', ...where(i), message: `stream ${JSON.stringify(streamId)}: version ${version} where ${track.version + 1} was expected (${what})${hint}` });
       }
       track.version = version;
@@ -1209,15 +1213,9 @@ export function verify(dir: string, options: VerifyOptions = {}): VerifyReport {
   const startedMs = Date.now();
   const first = new Verifier(dir, options);
   const meta = first.run();
-  if (options.repair !== true || first.rebuilds.length === 0) return first.report(meta, startedMs, []);
-  const io = options.io ?? nodeFileIo;
-  const repairs: RepairAction[] = [];
-  for (const r of first.rebuilds) {
-    rebuildIndexFiles(io, dir, r.bucket, r.segment, r.kept, r.files.map((f) => f.file));
-    for (const f of r.files) repairs.push({ bucket: r.bucket, segment: r.segment, file: f.file, reason: f.reason });
-  }
+  if (first.repairs.length === 0) return first.report(meta, startedMs, []);
   const second = new Verifier(dir, { ...options, repair: false });
-  return second.report(second.run(), startedMs, repairs);
+  return second.report(second.run(), startedMs, first.repairs);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
