@@ -21,6 +21,12 @@ afterAll(async () => {
 const USER_123_KEY = '7e124fe8-fe28-5398-bb95-53973100148f';
 
 describe('SierraClient', () => {
+  it('is exported by the package as sierradb-ts/client', async () => {
+    const m = await import('sierradb-ts/client');
+    expect(m.SierraClient).toBe(SierraClient);
+    expect(typeof m.SubscriptionManager).toBe('function');
+  });
+
   it('PING and HELLO', async () => {
     expect(await c.ping()).toBe('PONG');
     const hello = await c.hello(3);
