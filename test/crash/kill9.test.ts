@@ -29,24 +29,25 @@ async function runAndKill(dir: string, seed: number, killAfterMs: number): Promi
   let err = '';
   proc.stdout.on('data', (d) => (out += d));
   proc.stderr.on('data', (d) => (err += d));
-  await new Promise<void>((resolve, reject) => {
-    const check = setInterval(() => {
-      // The kill timer starts at the first acknowledgement, not at READY: on a loaded machine (the suite runs
-      // CPU-heavy campaigns beside this test) the child may need longer than the shortest kill delay to ack once.
-      if (out.includes('READY') && out.includes('\nA ')) {
-        clearInterval(check);
-        resolve();
-      }
-    }, 5);
-    proc.once('exit', (code) => {
-      clearInterval(check);
-      reject(new Error(`child exited early (${code}): ${err}`));
-    });
-  });
+  // One exit listener from the start: a child that dies on its own during the kill delay must fail the round,
+  // not leave a later listener waiting for an exit that already happened.
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  let running = true;
+  void exited.then(() => (running = false));
+  // The kill timer starts at the first acknowledgement, not at READY: on a loaded machine (the suite runs
+  // CPU-heavy campaigns beside this test) the child may need longer than the shortest kill delay to ack once.
+  for (const started = Date.now(); !(out.includes('READY') && out.includes('\nA ')); ) {
+    if (!running) throw new Error(`child exited before acknowledging anything: ${err}`);
+    if (Date.now() - started > 60_000) {
+      proc.kill('SIGKILL');
+      throw new Error(`child acknowledged nothing within 60 s: ${err}`);
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
   await new Promise((r) => setTimeout(r, killAfterMs));
-  const exited = new Promise((r) => proc.once('exit', r));
   proc.kill('SIGKILL');
-  await exited;
+  const exit = await exited;
+  if (exit.signal !== 'SIGKILL') throw new Error(`child died on its own (code ${exit.code}, signal ${exit.signal}) before the kill: ${err}`);
   const acks: Ack[] = [];
   for (const line of out.split('\n')) {
     const m = /^A (\S+) (\S+) (\d+) (\d+) (\d+)$/.exec(line);
