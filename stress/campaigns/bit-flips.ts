@@ -393,9 +393,13 @@ export async function runBitFlipsCampaign(options: BitFlipsOptions = {}): Promis
 export function formatBitFlipsReport(r: BitFlipsReport): string {
   const lines = [
     `bit-flips: ${r.rounds} rounds from seed ${r.seed} in ${(r.elapsedMs / 1000).toFixed(1)} s`,
-    `  ${r.flips} flips (${r.flipsInSealedSegments} in sealed segments, ${r.flipsInActiveSegments} in active ones; ${r.flipsInEventRecords} in event records, ${r.flipsInCommitRecords} in commit records)`,
-    `  detected: ${r.detected}/${r.flips} = ${r.detectedPercent.toFixed(3)}%; reads failed with READERR for ${r.detectedByReads}/${r.flipsInEventRecords} event-record flips; ` +
-      `verify located ${r.locatedByVerify}/${r.flips} (${r.locatedAsTornTail} as the active segment's torn tail); ${r.fullVerifies} full verifies; ${r.neighbourReads} neighbour reads intact`,
+    ...(r.flips > 0
+      ? [
+          `  ${r.flips} record flips (${r.flipsInSealedSegments} in sealed segments, ${r.flipsInActiveSegments} in active ones; ${r.flipsInEventRecords} in event records, ${r.flipsInCommitRecords} in commit records)`,
+          `  detected: ${r.detected}/${r.flips} = ${r.detectedPercent.toFixed(3)}%; reads failed with READERR for ${r.detectedByReads}/${r.flipsInEventRecords} event-record flips; ` +
+            `verify located ${r.locatedByVerify}/${r.flips} (${r.locatedAsTornTail} as the active segment's torn tail); ${r.fullVerifies} full verifies; ${r.neighbourReads} neighbour reads intact`,
+        ]
+      : []),
     ...(r.indexFlips > 0
       ? [
           `  ${r.indexFlips} index-file flips: verify reported ${r.indexFlipsLocated}; reads after them: ${r.indexFlipsCorrectReads} exact, ${r.indexFlipsReadErrors} READERR, ` +
