@@ -148,7 +148,7 @@ export interface RepairAction {
 
 export interface VerifyReport {
   dir: string;
-  meta?: { bucketCount: number; partitionCount: number; segmentSizeBytes: number };
+  meta?: DirectoryLayout;
   /** No problems (notes allowed). */
   clean: boolean;
   problems: number;
@@ -523,7 +523,8 @@ function walkSegment(r: WindowReader): SegmentWalk {
 // ---------------------------------------------------------------------------------------------------------------
 // The verifier
 
-interface Meta {
+/** What meta.json fixes for a data directory. */
+export interface DirectoryLayout {
   bucketCount: number;
   partitionCount: number;
   segmentSizeBytes: number;
@@ -598,7 +599,7 @@ class Verifier {
     else this.findingsOmitted++;
   }
 
-  readMeta(): Meta | undefined {
+  readMeta(): DirectoryLayout | undefined {
     const metaPath = path.join(this.dir, META_FILE);
     if (!this.io.exists(this.dir)) {
       this.add({ severity: 'problem', kind: 'meta', file: this.dir, message: 'data directory does not exist' });
@@ -624,10 +625,10 @@ class Verifier {
       this.add({ severity: 'problem', kind: 'meta', file: metaPath, message: `meta.json has invalid values: ${bad.join(', ')}` });
       return undefined;
     }
-    return m as Meta;
+    return m as DirectoryLayout;
   }
 
-  run(): Meta | undefined {
+  run(): DirectoryLayout | undefined {
     const meta = this.readMeta();
     if (meta === undefined) return undefined;
     const bucketsRoot = path.join(this.dir, 'buckets');
@@ -641,7 +642,7 @@ class Verifier {
     return meta;
   }
 
-  #checkBucket(meta: Meta, bucketId: number): void {
+  #checkBucket(meta: DirectoryLayout, bucketId: number): void {
     this.stats.buckets++;
     const ids = listSegmentIds(this.io, this.dir, bucketId);
     if (ids.length === 0) {
@@ -688,7 +689,7 @@ class Verifier {
   }
 
   #checkContinuity(
-    meta: Meta,
+    meta: DirectoryLayout,
     bucketId: number,
     segmentId: number,
     events: EventTable,
@@ -739,7 +740,7 @@ class Verifier {
     }
   }
 
-  report(meta: Meta | undefined, startedMs: number, repairs: RepairAction[]): VerifyReport {
+  report(meta: DirectoryLayout | undefined, startedMs: number, repairs: RepairAction[]): VerifyReport {
     this.stats.elapsedMs = Date.now() - startedMs;
     if (this.stats.streamsUntracked > 0) {
       this.add({ severity: 'note', kind: 'limit', message: `${this.stats.streamsUntracked} stream(s) were not version-checked: more than ${this.o.streamsTrackedMax} streams in one bucket (streamsTrackedMax)` });
@@ -765,7 +766,7 @@ export interface CheckSegmentOptions {
   segmentId: number;
   /** The bucket's last segment: its tail is judged as recovery would, and its index files are not used. */
   active: boolean;
-  meta: Meta;
+  meta: DirectoryLayout;
   mismatchesPerIndexMax?: number;
   /** Totals to add to (optional). */
   stats?: VerifyStats;
