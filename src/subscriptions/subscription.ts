@@ -4,11 +4,19 @@
  * It has one source per partition (EPSUB) or per stream (ESUB), each with a position: the next partition sequence,
  * or the next stream version. Its loop:
  *
- *   for each source with news (its partition's generation moved since it last caught up), round-robin:
- *     read the next page from disk, from the source's position (pages are bounded: PAGE_EVENTS_MAX events,
- *     about PAGE_BYTES_TARGET bytes; never the whole history), and send as many of its events as the window
- *     allows; the position moves past what was sent; a source that read to the end ("no more") is caught up
+ *   take the sources with news (the hub said their partition's generation moved since they last caught up), and
+ *   start a read of the next page of each, all at once (subscribers woken together then share the reads);
+ *   pages are bounded (PAGE_EVENTS_MAX events, about PAGE_BYTES_TARGET bytes): history is paged from disk, never
+ *   loaded whole; send as many of each page's events as the window allows, moving the positions past them; a
+ *   source that read to the end ("no more") is caught up, the others stay on the news list
  *   when nothing is left to send, or the window is full: sleep until the hub says a partition moved, or an EACK
+ *
+ * Tail mode (stream sources). A live stream subscriber would otherwise cost a stream read each time its partition
+ * moves, whoever the events were for. Once a stream read has caught up, the source knows that every event of its
+ * stream below the partition watermark seen with that generation has been sent, and from then on reads the
+ * partition from there (a page every live subscriber of the partition shares) and picks out its stream's events.
+ * When it falls more than TAIL_GAP_MAX_EVENTS behind, or the versions do not continue as expected, it goes back
+ * to stream reads.
  *
  * History and live events are read the same way, from the same positions, so the hand-over from one to the other
  * is exact by construction: an event appended during the replay is read once, after the events before it. A slow
@@ -20,7 +28,7 @@
  *
  * Order. Per partition, events go out in sequence order with no gap; per stream, in version order with no gap.
  * Both are checked as the pages are taken apart (a gap is a bug or a damaged store: the subscription ends).
- * Across partitions or streams, pages take turns.
+ * Across partitions or streams, pages take turns (a source that is not caught up goes to the back of the list).
  */
 import { AssertionError } from 'node:assert';
 import { formatUuid } from '../ids/partition-key.ts';
