@@ -18,7 +18,7 @@ import {
   partitionHash,
   partitionKeyForStream,
 } from './ids/partition-key.ts';
-import { InProcessReadBackend, InProcessWriteBackend, type ReadBackend, type WriteBackend } from './engine/backends.ts';
+import { InProcessReadBackend, InProcessWriteBackend, type ReadBackend, type ReadEncoding, type WriteBackend } from './engine/backends.ts';
 import { BucketWriter, type BucketWriterStats, type EventRequest, type TransactionRequest } from './engine/bucket-writer.ts';
 import { EngineError } from './engine/engine-error.ts';
 import { expectedKindOf, type ExpectedVersion } from './engine/expected-version.ts';
@@ -241,9 +241,12 @@ export class Database {
     return decodeBatch(await this.getEventRaw(toUuid(eventId, 'event id')))[0];
   }
 
-  /** The raw record (for the server, which encodes replies straight from record bytes). */
-  getEventRaw(eventId: Uint8Array): Promise<RecordBatch> {
-    return this.#reads.getEvent(eventId);
+  /**
+   * The raw record, or with `encoding` the event already encoded as a RESP map (the server's path: the reader's
+   * thread encodes, the main thread copies bytes).
+   */
+  getEventRaw(eventId: Uint8Array, encoding?: ReadEncoding): Promise<RecordBatch> {
+    return this.#reads.getEvent(eventId, encoding);
   }
 
   /** Events of `streamId` with versions in [from, to] (inclusive), at most `count` (default 100). */
@@ -253,8 +256,8 @@ export class Database {
     return { events: decodeBatch(r), hasMore: r.hasMore };
   }
 
-  scanStreamRaw(streamId: string, from: number, to: number, count: number, partitionKey?: Uint8Array) {
-    return this.#reads.scanStream(streamId, partitionKey, from, to, count);
+  scanStreamRaw(streamId: string, from: number, to: number, count: number, partitionKey?: Uint8Array, encoding?: ReadEncoding) {
+    return this.#reads.scanStream(streamId, partitionKey, from, to, count, encoding);
   }
 
   /** The stream's latest version, or undefined if it has no events. */
@@ -271,8 +274,8 @@ export class Database {
     return { events: decodeBatch(r), hasMore: r.hasMore };
   }
 
-  scanPartitionRaw(partitionId: number, from: number, to: number, count: number) {
-    return this.#reads.scanPartition(partitionId, from, to, count);
+  scanPartitionRaw(partitionId: number, from: number, to: number, count: number, encoding?: ReadEncoding) {
+    return this.#reads.scanPartition(partitionId, from, to, count, encoding);
   }
 
   /** The partition's latest durable sequence, or undefined if it is empty. */

@@ -6,8 +6,10 @@
 import { workerData } from 'node:worker_threads';
 import { move } from 'piscina';
 import { nodeFileIo } from '../native-free-io/file-io.ts';
-import { StoreReader, type RecordBatch } from '../src/engine/store-reader.ts';
+import { RESULT_HEAD_BYTES, StoreReader, type RecordBatch } from '../src/engine/store-reader.ts';
 import { createWorkerLogger } from '../src/logging/logger.ts';
+import { encodeEvents } from '../src/protocol/event-map.ts';
+import type { RespProtocol } from '../src/protocol/resp-encoder.ts';
 import type { LogLevel } from '../src/config/config-schema.ts';
 import { SharedState } from '../src/threads/shared-state.ts';
 
@@ -20,11 +22,12 @@ export interface ReadWorkerData {
   logLevel?: string;
 }
 
+/** `resp`, when set, asks for the events encoded as RESP event maps in that protocol (see encodeEvents). */
 export type ReadTask =
-  | { op: 'getEvent'; eventId: Uint8Array }
-  | { op: 'scanStream'; streamId: string; partitionKey?: Uint8Array; from: number; to: number; count: number }
+  | { op: 'getEvent'; eventId: Uint8Array; resp?: RespProtocol }
+  | { op: 'scanStream'; streamId: string; partitionKey?: Uint8Array; from: number; to: number; count: number; resp?: RespProtocol }
   | { op: 'streamVersion'; streamId: string; partitionKey?: Uint8Array }
-  | { op: 'scanPartition'; partitionId: number; from: number; to: number; count: number };
+  | { op: 'scanPartition'; partitionId: number; from: number; to: number; count: number; resp?: RespProtocol };
 
 const data = workerData as ReadWorkerData;
 const reader = new StoreReader({
@@ -37,26 +40,38 @@ const reader = new StoreReader({
   logger: createWorkerLogger((data.logLevel ?? 'info') as LogLevel, { thread: 'reader' }),
 });
 
-function pack(batch: RecordBatch, hasMore: boolean): Uint8Array {
-  const out = new Uint8Array(8 + batch.records.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, batch.count, true);
+function pack(batch: RecordBatch, hasMore: boolean, resp: RespProtocol | undefined, array: boolean): Uint8Array {
+  if (resp !== undefined) {
+    const out = encodeEvents(batch.records, batch.count, resp, array, RESULT_HEAD_BYTES);
+    out.writeUInt32LE(batch.count, 0);
+    out[4] = hasMore ? 1 : 0;
+    out[5] = 1;
+    return out;
+  }
+  // The collector left RESULT_HEAD_BYTES free in front of the records (in a buffer of its own): fill and transfer.
+  let out = batch.withHead;
+  if (out === undefined) {
+    // Not from a collector (an empty result): a buffer of its own, since Node's shared pool cannot be transferred.
+    out = Buffer.allocUnsafeSlow(RESULT_HEAD_BYTES + batch.records.length);
+    batch.records.copy(out, RESULT_HEAD_BYTES);
+  }
+  out.writeUInt32LE(batch.count, 0);
   out[4] = hasMore ? 1 : 0;
-  out.set(batch.records, 8);
+  out[5] = 0;
   return out;
 }
 
 export default function readTask(task: ReadTask): unknown {
   switch (task.op) {
     case 'getEvent':
-      return move(pack(reader.getEvent(task.eventId), false) as never);
+      return move(pack(reader.getEvent(task.eventId), false, task.resp, false) as never);
     case 'scanStream': {
       const r = reader.scanStream(task.streamId, task.partitionKey, task.from, task.to, task.count);
-      return move(pack(r, r.hasMore) as never);
+      return move(pack(r, r.hasMore, task.resp, true) as never);
     }
     case 'scanPartition': {
       const r = reader.scanPartition(task.partitionId, task.from, task.to, task.count);
-      return move(pack(r, r.hasMore) as never);
+      return move(pack(r, r.hasMore, task.resp, true) as never);
     }
     case 'streamVersion':
       return reader.streamVersion(task.streamId, task.partitionKey);

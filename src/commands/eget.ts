@@ -22,6 +22,6 @@ export const eget: CommandDescriptor = {
   examples: ['EGET 0190a8e2-6c1d-7a37-8b95-4f4a73390451'],
   execute(ctx, args): Promise<Reply> {
     const eventId = uuidArg(args[0], 'event id');
-    return ctx.db.getEventRaw(eventId).then((batch): Reply => (e) => writeEventOrNull(e, batch));
+    return ctx.db.getEventRaw(eventId, { resp: ctx.connection.protocol }).then((batch): Reply => (e) => writeEventOrNull(e, batch));
   },
 };

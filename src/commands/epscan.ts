@@ -35,6 +35,6 @@ export const epscan: CommandDescriptor = {
     let count = SCAN_COUNT_DEFAULT;
     const options = new OptionReader(args, 3);
     while (!options.done) count = scanCountArg(options.next(OPTIONS).value);
-    return ctx.db.scanPartitionRaw(partitionId, start, end, count).then((page): Reply => (e) => writeScanPage(e, page));
+    return ctx.db.scanPartitionRaw(partitionId, start, end, count, { resp: ctx.connection.protocol }).then((page): Reply => (e) => writeScanPage(e, page));
   },
 };

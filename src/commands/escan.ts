@@ -42,6 +42,6 @@ export const escan: CommandDescriptor = {
       if (name === 'PARTITION_KEY') partitionKey = uuidArg(value, 'PARTITION_KEY');
       else count = scanCountArg(value);
     }
-    return ctx.db.scanStreamRaw(streamId, start, end, count, partitionKey).then((page): Reply => (e) => writeScanPage(e, page));
+    return ctx.db.scanStreamRaw(streamId, start, end, count, partitionKey, { resp: ctx.connection.protocol }).then((page): Reply => (e) => writeScanPage(e, page));
   },
 };

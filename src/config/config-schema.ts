@@ -220,11 +220,11 @@ export const KEY_SPECS = {
   },
   'threads.read': {
     kind: ValueKind.integer,
-    min: 1,
+    min: 0,
     max: threadsMax,
     default: 2,
     defaultText: '2',
-    doc: 'Number of read worker threads.',
+    doc: 'Number of read worker threads; 0 serves reads on the main thread (no messaging per read, but a read waits for its disk I/O on the event loop).',
   },
   'threads.write': {
     kind: ValueKind.integer,

@@ -6,6 +6,21 @@
  */
 import type { BucketWriter, BucketWriterStats, TransactionOutcome, TransactionRequest } from './bucket-writer.ts';
 import type { RecordBatch, ScanResult, StoreReader } from './store-reader.ts';
+import { encodeEvents } from '../protocol/event-map.ts';
+import type { RespProtocol } from '../protocol/resp-encoder.ts';
+
+/**
+ * How a read's events come back: raw records, or already encoded as RESP event maps for a reply (`*N` + maps for
+ * scans, the bare map for a single event). Encoding is done by whoever read them, a read worker in production,
+ * so that the main thread only copies bytes.
+ */
+export type ReadEncoding = { resp: RespProtocol } | undefined;
+
+/** Puts the encoded form of a batch's events into it (for the reader's thread). */
+export function encodeBatch<T extends RecordBatch>(batch: T, encoding: ReadEncoding, array: boolean, headBytes = 0): T {
+  if (encoding === undefined) return batch;
+  return { ...batch, resp: encodeEvents(batch.records, batch.count, encoding.resp, array, headBytes), records: batch.records.subarray(0, 0), withHead: undefined };
+}
 
 export interface WriteBackend {
   submit(bucketId: number, t: TransactionRequest): Promise<TransactionOutcome>;
@@ -14,10 +29,10 @@ export interface WriteBackend {
 }
 
 export interface ReadBackend {
-  getEvent(eventId: Uint8Array): Promise<RecordBatch>;
-  scanStream(streamId: string, partitionKey: Uint8Array | undefined, from: number, to: number, count: number): Promise<ScanResult>;
+  getEvent(eventId: Uint8Array, encoding?: ReadEncoding): Promise<RecordBatch>;
+  scanStream(streamId: string, partitionKey: Uint8Array | undefined, from: number, to: number, count: number, encoding?: ReadEncoding): Promise<ScanResult>;
   streamVersion(streamId: string, partitionKey: Uint8Array | undefined): Promise<number>;
-  scanPartition(partitionId: number, from: number, to: number, count: number): Promise<ScanResult>;
+  scanPartition(partitionId: number, from: number, to: number, count: number, encoding?: ReadEncoding): Promise<ScanResult>;
   close(): Promise<void>;
 }
 
@@ -76,17 +91,17 @@ export class InProcessReadBackend implements ReadBackend {
   constructor(reader: StoreReader) {
     this.#reader = reader;
   }
-  async getEvent(eventId: Uint8Array): Promise<RecordBatch> {
-    return this.#reader.getEvent(eventId);
+  async getEvent(eventId: Uint8Array, encoding?: ReadEncoding): Promise<RecordBatch> {
+    return encodeBatch(this.#reader.getEvent(eventId), encoding, false);
   }
-  async scanStream(streamId: string, partitionKey: Uint8Array | undefined, from: number, to: number, count: number): Promise<ScanResult> {
-    return this.#reader.scanStream(streamId, partitionKey, from, to, count);
+  async scanStream(streamId: string, partitionKey: Uint8Array | undefined, from: number, to: number, count: number, encoding?: ReadEncoding): Promise<ScanResult> {
+    return encodeBatch(this.#reader.scanStream(streamId, partitionKey, from, to, count), encoding, true);
   }
   async streamVersion(streamId: string, partitionKey: Uint8Array | undefined): Promise<number> {
     return this.#reader.streamVersion(streamId, partitionKey);
   }
-  async scanPartition(partitionId: number, from: number, to: number, count: number): Promise<ScanResult> {
-    return this.#reader.scanPartition(partitionId, from, to, count);
+  async scanPartition(partitionId: number, from: number, to: number, count: number, encoding?: ReadEncoding): Promise<ScanResult> {
+    return encodeBatch(this.#reader.scanPartition(partitionId, from, to, count), encoding, true);
   }
   async close(): Promise<void> {
     this.#reader.close();

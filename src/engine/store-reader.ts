@@ -26,6 +26,13 @@ import { SegmentIndex, type SegmentLookup } from './segment-index.ts';
 export interface RecordBatch {
   records: Buffer;
   count: number;
+  /**
+   * When present, `records` preceded by RESULT_HEAD_BYTES of free room in the same buffer (its own
+   * ArrayBuffer), for a read worker to fill and transfer without copying.
+   */
+  withHead?: Buffer;
+  /** When the read was asked for RESP: the events already encoded (see `encodeEvents`), and `records` empty. */
+  resp?: Buffer;
 }
 
 export interface ScanResult extends RecordBatch {
@@ -42,8 +49,14 @@ export interface StoreReaderOptions {
   logger?: Logger;
 }
 
-/** Reads that would read more than this in one go are split (a scan page is bounded by COUNT anyway). */
-const READ_WINDOW_BYTES = 256 * 1024;
+/** Offsets closer than this to the first of a run are read with one positioned read. */
+const READ_SPAN_BYTES_MAX = 128 * 1024;
+/** The reusable read buffer; larger runs are read in several reads. */
+const READ_WINDOW_BYTES_MAX = 256 * 1024;
+/** A guess of one record's length, to read the last record of a run along with it (a longer one is re-read). */
+const RECORD_BYTES_GUESS = 512;
+/** Room left at the start of a result for the read worker's head (record count, has-more). */
+export const RESULT_HEAD_BYTES = 8;
 
 interface SegmentView {
   segmentId: number;
@@ -120,32 +133,75 @@ class BucketFollower {
   }
 }
 
-/** Collects records read at given offsets into one buffer, coalescing nearby offsets into one positioned read. */
+/**
+ * The read buffer of one StoreReader (one thread), reused by every read so that a lookup allocates nothing big.
+ */
+class ReadWindow {
+  buf: Buffer = Buffer.allocUnsafeSlow(READ_WINDOW_BYTES_MAX);
+  segment: SegmentView | undefined;
+  start = 0;
+  length = 0;
+}
+
+/**
+ * Collects records at given offsets into one buffer, reading each run of nearby offsets with one positioned read.
+ *
+ * Reads are planned from the offsets a scan already knows: offsets closer together than READ_SPAN_BYTES_MAX are
+ * read with one pread spanning them (plus a guess for the last record's length); an offset far from the others
+ * costs one small read. A record longer than what was read is read again at its full length. So a stream scan over
+ * events scattered through a segment reads about one record's bytes per event, and a partition scan (events mostly
+ * adjacent) reads them in a few large reads.
+ *
+ * The output starts with RESULT_HEAD_BYTES of room for the read worker's result head (count, has-more), so the
+ * worker hands the buffer to the main thread as it is, without another copy.
+ */
 class RecordCollector {
   readonly #bucketId: number;
-  #out: Buffer = Buffer.allocUnsafe(64 * 1024);
-  #length = 0;
+  readonly #window: ReadWindow;
+  #out: Buffer;
+  #length = RESULT_HEAD_BYTES;
   count = 0;
-  #window: Buffer = Buffer.allocUnsafe(READ_WINDOW_BYTES);
-  #windowSegment = -1;
-  #windowStart = 0;
-  #windowLength = 0;
 
-  constructor(bucketId: number) {
+  constructor(bucketId: number, window: ReadWindow, expectedRecords = 1) {
     this.#bucketId = bucketId;
+    this.#window = window;
+    // The buffer is reused, its contents are not: bytes read past an active segment's durable end in an earlier
+    // operation may have been zeros that real records have replaced since.
+    window.segment = undefined;
+    // An empty or inverted range (to < from) expects nothing: the buffer then only holds the head.
+    this.#out = Buffer.allocUnsafeSlow(RESULT_HEAD_BYTES + Math.max(0, Math.min(expectedRecords, 1024)) * RECORD_BYTES_GUESS);
   }
 
   /**
-   * Reads the event record at `offset` and appends it. `wrongRecord`, if given, checks the record is number `n`
-   * as the index promised (it returns why not): an index entry damaged after its file was opened and checksummed
-   * could otherwise point at another intact record, which would be served as this one.
+   * Reads the event records at `offsets` (ascending) and appends them. `wrongRecord`, if given, checks that the
+   * record is number `firstN + i` as the index promised (it returns why not): an index entry damaged after its file
+   * was opened and checksummed could otherwise point at another intact record, which would be served as this one.
    */
-  add(segment: SegmentView, offset: number, wrongRecord?: (buf: Buffer, at: number, n: number) => string | undefined, n = 0): void {
-    const { buf, at, length } = this.#read(segment, offset);
-    const wrong = wrongRecord?.(buf, at, n);
-    if (wrong !== undefined) throw this.#corrupt(segment, offset, wrong);
+  addAll(
+    segment: SegmentView,
+    offsets: readonly number[],
+    limit: number,
+    wrongRecord?: (buf: Buffer, at: number, n: number) => string | undefined,
+    firstN = 0,
+  ): void {
+    const n = Math.min(offsets.length, limit);
+    let spanEnd = -1; // index of the last offset in the current read span
+    for (let i = 0; i < n; i++) {
+      const offset = offsets[i];
+      if (i > spanEnd) {
+        spanEnd = i;
+        while (spanEnd + 1 < n && offsets[spanEnd + 1] > offsets[spanEnd] && offsets[spanEnd + 1] - offset < READ_SPAN_BYTES_MAX) spanEnd++;
+      }
+      const { buf, at, length } = this.#read(segment, offset, offsets[spanEnd] - offset + RECORD_BYTES_GUESS);
+      const wrong = wrongRecord?.(buf, at, firstN + i);
+      if (wrong !== undefined) throw this.#corrupt(segment, offset, wrong);
+      this.#append(buf, at, length);
+    }
+  }
+
+  #append(buf: Buffer, at: number, length: number): void {
     if (this.#length + length > this.#out.length) {
-      const grown = Buffer.allocUnsafe(Math.max(this.#out.length * 2, this.#length + length));
+      const grown = Buffer.allocUnsafeSlow(Math.max(this.#out.length * 2, this.#length + length));
       this.#out.copy(grown, 0, 0, this.#length);
       this.#out = grown;
     }
@@ -154,19 +210,21 @@ class RecordCollector {
     this.count++;
   }
 
-  /** Returns the record's bytes (valid until the next read). */
-  #read(segment: SegmentView, offset: number): { buf: Buffer; at: number; length: number } {
+  /** The record's bytes at `offset` (valid until the next read); `spanBytes` is how much to read if not in hand. */
+  #read(segment: SegmentView, offset: number, spanBytes: number): { buf: Buffer; at: number; length: number } {
+    const w = this.#window;
+    let need = 0;
     for (let attempt = 0; attempt < 2; attempt++) {
-      const inWindow = this.#windowSegment === segment.segmentId && offset >= this.#windowStart && offset < this.#windowStart + this.#windowLength;
-      if (!inWindow || attempt === 1) this.#load(segment, offset, attempt === 0 ? RECORD_HEADER_BYTES : this.#needed);
-      const at = offset - this.#windowStart;
-      const probe = probeRecord(this.#window, at, this.#windowLength - at, Number.MAX_SAFE_INTEGER);
+      const inWindow = w.segment === segment && offset >= w.start && offset + RECORD_HEADER_BYTES <= w.start + w.length;
+      if (!inWindow || attempt === 1) this.#load(segment, offset, attempt === 0 ? spanBytes : need);
+      const at = offset - w.start;
+      const probe = probeRecord(w.buf, at, w.length - at, Number.MAX_SAFE_INTEGER);
       if (probe.status === 'ok') {
         if (probe.kind !== RecordKind.event) throw this.#corrupt(segment, offset, 'index points at a commit record');
-        return { buf: this.#window, at, length: probe.length };
+        return { buf: w.buf, at, length: probe.length };
       }
       if (probe.status === 'short') {
-        this.#needed = probe.needBytes;
+        need = probe.needBytes;
         continue;
       }
       throw this.#corrupt(segment, offset, probe.status === 'corrupt' ? probe.reason : 'no record at indexed offset');
@@ -174,20 +232,21 @@ class RecordCollector {
     throw this.#corrupt(segment, offset, 'record runs past the end of the file');
   }
 
-  #needed = RECORD_HEADER_BYTES;
-
-  #load(segment: SegmentView, offset: number, atLeast: number): void {
-    const want = Math.max(READ_WINDOW_BYTES, atLeast);
-    if (this.#window.length < want) this.#window = Buffer.allocUnsafe(want);
+  #load(segment: SegmentView, offset: number, bytes: number): void {
+    const w = this.#window;
+    const want = Math.max(RECORD_HEADER_BYTES, bytes);
+    if (w.buf.length < want) w.buf = Buffer.allocUnsafeSlow(want);
+    // Cap ordinary reads at the window size; a single record larger than that gets a buffer of its own size.
+    const length = Math.min(want, Math.max(READ_WINDOW_BYTES_MAX, bytes));
     let got = 0;
-    while (got < want) {
-      const n = segment.data.read(this.#window, got, want - got, offset + got);
+    while (got < length) {
+      const n = segment.data.read(w.buf, got, length - got, offset + got);
       if (n === 0) break;
       got += n;
     }
-    this.#windowSegment = segment.segmentId;
-    this.#windowStart = offset;
-    this.#windowLength = got;
+    w.segment = segment;
+    w.start = offset;
+    w.length = got;
   }
 
   #corrupt(segment: SegmentView, offset: number, reason: string): CorruptRecordError {
@@ -195,13 +254,14 @@ class RecordCollector {
   }
 
   finish(): RecordBatch {
-    return { records: this.#out.subarray(0, this.#length), count: this.count };
+    return { records: this.#out.subarray(RESULT_HEAD_BYTES, this.#length), count: this.count, withHead: this.#out.subarray(0, this.#length) };
   }
 }
 
 export class StoreReader {
   readonly #o: StoreReaderOptions;
   readonly #buckets: BucketFollower[];
+  readonly #window = new ReadWindow();
 
   constructor(o: StoreReaderOptions) {
     this.#o = o;
@@ -249,8 +309,8 @@ export class StoreReader {
         if (bucketId !== home && !s.lookup.mightContainEvent(eventId)) continue;
         const offset = s.lookup.eventOffset(eventId);
         if (offset === undefined) continue;
-        const c = new RecordCollector(bucketId);
-        c.add(s, offset);
+        const c = new RecordCollector(bucketId, this.#window);
+        c.addAll(s, [offset], 1);
         const batch = c.finish();
         if (Buffer.compare(eventRecordField.eventId(batch.records, 0), eventId) === 0) return batch;
       }
@@ -300,7 +360,7 @@ export class StoreReader {
     },
   ): ScanResult {
     const bucket = this.#bucket(bucketId);
-    const c = new RecordCollector(bucketId);
+    const c = new RecordCollector(bucketId, this.#window, Math.min(count, to - from + 1));
     let next = from;
     let hasMore = false;
     for (const s of bucket.segments()) {
@@ -308,15 +368,14 @@ export class StoreReader {
       const r = by.range(s.lookup);
       if (r === undefined || r.last < next || r.first > to) continue;
       const start = Math.max(next, r.first);
+      // One offset past the page, to tell whether more exist.
       const offsets = by.offsets(s.lookup, start, Math.min(count - c.count + 1, to - start + 1));
-      for (let i = 0; i < offsets.length; i++) {
-        if (c.count === count) {
-          hasMore = true;
-          break;
-        }
-        c.add(s, offsets[i], by.wrongRecord, start + i);
+      const room = count - c.count;
+      c.addAll(s, offsets, room, by.wrongRecord, start);
+      if (offsets.length > room) {
+        hasMore = true;
+        break;
       }
-      if (hasMore) break;
       next = start + offsets.length;
     }
     return { ...c.finish(), hasMore };

@@ -10,7 +10,7 @@
 import { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { BucketWriterStats, TransactionOutcome, TransactionRequest } from './bucket-writer.ts';
-import type { ReadBackend, WriteBackend } from './backends.ts';
+import type { ReadBackend, ReadEncoding, WriteBackend } from './backends.ts';
 import { EngineError } from './engine-error.ts';
 import type { RecordBatch, ScanResult } from './store-reader.ts';
 import { RingQueue } from '../threads/ring-queue.ts';
@@ -179,9 +179,13 @@ export class ThreadedWriteBackend implements WriteBackend {
   }
 }
 
+/** A read worker's result: head (count u32, has-more u8, encoded u8, 2 spare), then records or RESP bytes. */
 function unpack(result: Uint8Array): ScanResult {
   const buf = Buffer.from(result.buffer, result.byteOffset, result.byteLength);
-  return { count: buf.readUInt32LE(0), hasMore: buf[4] === 1, records: buf.subarray(8) };
+  const count = buf.readUInt32LE(0);
+  const hasMore = buf[4] === 1;
+  if (buf[5] === 1) return { count, hasMore, records: buf.subarray(8, 8), resp: buf.subarray(8) };
+  return { count, hasMore, records: buf.subarray(8) };
 }
 
 export class PiscinaReadBackend implements ReadBackend {
@@ -189,17 +193,17 @@ export class PiscinaReadBackend implements ReadBackend {
   constructor(pool: Piscina) {
     this.#pool = pool;
   }
-  async getEvent(eventId: Uint8Array): Promise<RecordBatch> {
-    return unpack(await this.#pool.run({ op: 'getEvent', eventId } satisfies ReadTask));
+  async getEvent(eventId: Uint8Array, encoding?: ReadEncoding): Promise<RecordBatch> {
+    return unpack(await this.#pool.run({ op: 'getEvent', eventId, resp: encoding?.resp } satisfies ReadTask));
   }
-  async scanStream(streamId: string, partitionKey: Uint8Array | undefined, from: number, to: number, count: number): Promise<ScanResult> {
-    return unpack(await this.#pool.run({ op: 'scanStream', streamId, partitionKey, from, to, count } satisfies ReadTask));
+  async scanStream(streamId: string, partitionKey: Uint8Array | undefined, from: number, to: number, count: number, encoding?: ReadEncoding): Promise<ScanResult> {
+    return unpack(await this.#pool.run({ op: 'scanStream', streamId, partitionKey, from, to, count, resp: encoding?.resp } satisfies ReadTask));
   }
   async streamVersion(streamId: string, partitionKey: Uint8Array | undefined): Promise<number> {
     return this.#pool.run({ op: 'streamVersion', streamId, partitionKey } satisfies ReadTask);
   }
-  async scanPartition(partitionId: number, from: number, to: number, count: number): Promise<ScanResult> {
-    return unpack(await this.#pool.run({ op: 'scanPartition', partitionId, from, to, count } satisfies ReadTask));
+  async scanPartition(partitionId: number, from: number, to: number, count: number, encoding?: ReadEncoding): Promise<ScanResult> {
+    return unpack(await this.#pool.run({ op: 'scanPartition', partitionId, from, to, count, resp: encoding?.resp } satisfies ReadTask));
   }
   async close(): Promise<void> {
     await this.#pool.destroy();
@@ -248,6 +252,14 @@ export async function openThreadedBackends(o: ThreadedBackendOptions): Promise<{
   } catch (err) {
     for (const h of handles) await h.worker.terminate();
     throw err;
+  }
+  if (o.readThreads === 0) {
+    // Reads on the calling thread: no messaging per read; a read blocks the event loop for its disk I/O.
+    const { StoreReader } = await import('./store-reader.ts');
+    const { InProcessReadBackend } = await import('./backends.ts');
+    const { nodeFileIo } = await import('../../native-free-io/file-io.ts');
+    const reader = new StoreReader({ io: nodeFileIo, dir: o.dir, bucketCount: o.bucketCount, partitionCount: o.partitionCount, segmentSizeBytes: o.segmentSizeBytes, sharedState: o.sharedState });
+    return { writes: new ThreadedWriteBackend(handles, workerOfBucket), reads: new InProcessReadBackend(reader) };
   }
   const readData: ReadWorkerData = {
     dir: o.dir,

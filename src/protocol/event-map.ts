@@ -1,0 +1,111 @@
+/**
+ * An event record as SierraDB's `%11` event map (reference §1.4), written straight from the raw record bytes: the
+ * fixed fields are read at their offsets in the event body and the variable ones copied as blobs. Keys are SIMPLE
+ * strings (SierraDB's Rust client skips map keys that are not), UUIDs simple strings, the four byte fields blobs:
+ *
+ *   %11  +event_id +<uuid>  +partition_key +<uuid>  +partition_id :<n>  +transaction_id +<uuid>
+ *        +partition_sequence :<n>  +stream_version :<n>  +timestamp :<ms>
+ *        +stream_id $<bytes>  +event_name $<bytes>  +metadata $<bytes> (empty is $0)  +payload $<bytes>
+ *
+ * In RESP2 the map header becomes `*22` and everything else is the same. Used by the server (replies), the
+ * subscriptions (pushes) and the read workers (which encode scan results off the main thread).
+ */
+import { EVENT_BODY_FIXED_BYTES, RECORD_HEADER_BYTES } from '../../native-free-io/segment-format.ts';
+import { readU64 } from '../../native-free-io/u64.ts';
+import { encodeSimpleString, RespEncoder, type RespProtocol } from './resp-encoder.ts';
+
+/** Map keys, encoded once (`+key\r\n`, the same in RESP2 and RESP3). */
+export const key = {
+  eventId: encodeSimpleString('event_id'),
+  partitionKey: encodeSimpleString('partition_key'),
+  partitionId: encodeSimpleString('partition_id'),
+  transactionId: encodeSimpleString('transaction_id'),
+  partitionSequence: encodeSimpleString('partition_sequence'),
+  streamVersion: encodeSimpleString('stream_version'),
+  timestamp: encodeSimpleString('timestamp'),
+  streamId: encodeSimpleString('stream_id'),
+  eventName: encodeSimpleString('event_name'),
+  metadata: encodeSimpleString('metadata'),
+  payload: encodeSimpleString('payload'),
+  hasMore: encodeSimpleString('has_more'),
+  events: encodeSimpleString('events'),
+  firstPartitionSequence: encodeSimpleString('first_partition_sequence'),
+  lastPartitionSequence: encodeSimpleString('last_partition_sequence'),
+} as const;
+
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
+/** `+` + 36 characters + CRLF. */
+const UUID_LINE_BYTES = 39;
+const uuidLine = Buffer.alloc(UUID_LINE_BYTES);
+uuidLine[0] = 0x2b; // +
+uuidLine[37] = 0x0d;
+uuidLine[38] = 0x0a;
+/** Positions of the 32 hex digits in the hyphenated form. */
+const HEX_POSITIONS = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+for (const p of [8, 13, 18, 23]) uuidLine[1 + p] = 0x2d; // -
+
+/** `+<lower-case hyphenated uuid>\r\n` from 16 bytes at `buf[at..]`. */
+export function writeUuidSimple(e: RespEncoder, buf: Uint8Array, at: number): void {
+  for (let i = 0; i < 16; i++) {
+    const b = buf[at + i];
+    const p = 1 + HEX_POSITIONS[i];
+    uuidLine[p] = HEX[b >>> 4];
+    uuidLine[p + 1] = HEX[b & 0x0f];
+  }
+  e.raw(uuidLine);
+}
+
+/** Writes the `%11` event map of the event record at `buf[at..]` (a record accepted by the reader). */
+export function writeEventMap(e: RespEncoder, buf: Buffer, at: number): void {
+  const body = at + RECORD_HEADER_BYTES;
+  const streamIdLength = buf[body + 74];
+  const eventNameLength = buf[body + 75];
+  const metadataLength = buf.readUInt32LE(body + 76);
+  const payloadLength = buf.readUInt32LE(body + 80);
+  e.mapHeader(11);
+  e.raw(key.eventId);
+  writeUuidSimple(e, buf, body);
+  e.raw(key.partitionKey);
+  writeUuidSimple(e, buf, body + 16);
+  e.raw(key.partitionId);
+  e.integer(buf.readUInt16LE(body + 72));
+  e.raw(key.transactionId);
+  writeUuidSimple(e, buf, body + 32);
+  e.raw(key.partitionSequence);
+  e.integer(readU64(buf, body + 48));
+  e.raw(key.streamVersion);
+  e.integer(readU64(buf, body + 56));
+  e.raw(key.timestamp);
+  e.integer(readU64(buf, body + 64));
+  let p = body + EVENT_BODY_FIXED_BYTES;
+  e.raw(key.streamId);
+  e.bulkString(buf.subarray(p, p + streamIdLength));
+  p += streamIdLength;
+  e.raw(key.eventName);
+  e.bulkString(buf.subarray(p, p + eventNameLength));
+  p += eventNameLength;
+  e.raw(key.metadata);
+  e.bulkString(buf.subarray(p, p + metadataLength));
+  p += metadataLength;
+  e.raw(key.payload);
+  e.bulkString(buf.subarray(p, p + payloadLength));
+}
+
+
+/**
+ * The event maps of raw records (back to back, `count` of them), preceded by `*N` when `array` is set, encoded in
+ * `protocol` into a buffer of its own (transferable between threads), after `headBytes` of free room.
+ */
+export function encodeEvents(records: Buffer, count: number, protocol: RespProtocol, array: boolean, headBytes = 0): Buffer {
+  const e = new RespEncoder({ protocol, slabBytes: Math.max(4096, records.length * 2 + 64) });
+  if (array) e.arrayHeader(count);
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    writeEventMap(e, records, at);
+    at += RECORD_HEADER_BYTES + records.readUInt32LE(at + 8);
+  }
+  const bytes = e.take();
+  const out = Buffer.allocUnsafeSlow(headBytes + bytes.length);
+  bytes.copy(out, headBytes);
+  return out;
+}
