@@ -34,7 +34,8 @@
  * read per `offsets` call.
  */
 import { type FileHandle, type FileIo, writeFileDurably } from './file-io.ts';
-import { INDEX_CRC_BYTES, IndexFileCorruptError, readExactly, sealIndexChecksum, verifyIndexChecksum } from './index-file-error.ts';
+import { INDEX_CRC_BYTES, IndexFileCorruptError, readExactly, sealIndexChecksum } from './index-file-error.ts';
+import { openIndexFile } from './index-file-open.ts';
 import { readU64, writeU64 } from './u64.ts';
 
 export const PARTITION_INDEX_MAGIC = 0x58495053; // "SPIX" read as little-endian u32
@@ -187,21 +188,15 @@ export class PartitionIndexFile {
    * damaged; the file system's own errors (ENOENT, EIO) pass through unchanged.
    */
   static open(io: FileIo, path: string): PartitionIndexFile {
-    const handle = io.open(path, 'read');
+    const { handle, layout, sections } = openIndexFile(io, path, PARTITION_INDEX_HEADER_BYTES, decodeHeader, (l) => [{ position: l.tableOffset, length: l.tableBytes }]);
     try {
-      const size = handle.size();
-      if (size < PARTITION_INDEX_HEADER_BYTES + INDEX_CRC_BYTES) throw new IndexFileCorruptError(path, `file of ${size} bytes is shorter than a header`);
-      const header = Buffer.alloc(PARTITION_INDEX_HEADER_BYTES);
-      readExactly(handle, header, 0, header.length, 0);
-      const layout = decodeHeader(path, header, size);
-      const tableBytes = Buffer.alloc(layout.tableBytes);
-      verifyIndexChecksum(handle, size, [{ position: layout.tableOffset, target: tableBytes }]);
-      return new PartitionIndexFile(handle, layout, decodeTable(path, tableBytes, layout));
+      return new PartitionIndexFile(handle, layout, decodeTable(path, sections[0], layout));
     } catch (error) {
       handle.close();
       throw error;
     }
   }
+
 
   /** The partitions with events in this segment, ascending. */
   partitionIds(): number[] {

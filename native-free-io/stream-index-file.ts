@@ -47,7 +47,8 @@
  */
 import { BloomFilter } from './bloom-filter.ts';
 import { type FileHandle, type FileIo, writeFileDurably } from './file-io.ts';
-import { INDEX_CRC_BYTES, IndexFileCorruptError, readExactly, sealIndexChecksum, verifyIndexChecksum } from './index-file-error.ts';
+import { INDEX_CRC_BYTES, IndexFileCorruptError, readExactly, sealIndexChecksum } from './index-file-error.ts';
+import { decodeFanOutAndBloom, openIndexFile } from './index-file-open.ts';
 import { buildFanOut, compareBytes, fanOutBits, fanOutRange, isValidFanOut, keyHash32 } from './key-hash.ts';
 import { readU64, writeU64 } from './u64.ts';
 
@@ -237,34 +238,19 @@ export class StreamIndexFile {
    * damaged; the file system's own errors (ENOENT, EIO) pass through unchanged.
    */
   static open(io: FileIo, path: string): StreamIndexFile {
-    const handle = io.open(path, 'read');
+    const { handle, layout, sections } = openIndexFile(io, path, STREAM_INDEX_HEADER_BYTES, decodeHeader, (l) => [
+      { position: l.fanOutOffset, length: l.fanOutBytes },
+      { position: l.bloomOffset, length: l.bloomBytes },
+    ]);
     try {
-      const size = handle.size();
-      if (size < STREAM_INDEX_HEADER_BYTES + INDEX_CRC_BYTES) throw new IndexFileCorruptError(path, `file of ${size} bytes is shorter than a header`);
-      const header = Buffer.alloc(STREAM_INDEX_HEADER_BYTES);
-      readExactly(handle, header, 0, header.length, 0);
-      const layout = decodeHeader(path, header, size);
-      const fanOutBytes = Buffer.alloc(layout.fanOutBytes);
-      const bloomBytes = Buffer.alloc(layout.bloomBytes);
-      verifyIndexChecksum(handle, size, [
-        { position: layout.fanOutOffset, target: fanOutBytes },
-        { position: layout.bloomOffset, target: bloomBytes },
-      ]);
-      const fanOut = new Uint32Array(fanOutBytes.length / 4);
-      for (let i = 0; i < fanOut.length; i++) fanOut[i] = fanOutBytes.readUInt32LE(4 * i);
-      if (!isValidFanOut(fanOut, layout.streamCount)) throw new IndexFileCorruptError(path, 'fan-out table is not monotonic');
-      let bloom: BloomFilter;
-      try {
-        bloom = BloomFilter.deserialize(bloomBytes);
-      } catch (cause) {
-        throw new IndexFileCorruptError(path, `bad bloom filter: ${(cause as Error).message}`, { cause });
-      }
+      const { fanOut, bloom } = decodeFanOutAndBloom(path, sections[0], sections[1], layout.streamCount);
       return new StreamIndexFile(handle, layout, fanOut, bloom);
     } catch (error) {
       handle.close();
       throw error;
     }
   }
+
 
   /** False: the segment has no event of this stream. True: it probably has (0.1% false positives). No I/O. */
   mightContain(streamId: string): boolean {
