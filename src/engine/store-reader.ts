@@ -367,7 +367,10 @@ export class StoreReader {
       if (next > to) break;
       const r = by.range(s.lookup);
       if (r === undefined || r.last < next || r.first > to) continue;
-      const start = Math.max(next, r.first);
+      // Streams and partitions are gapless from 0, so a later segment that starts past `next` means numbers are
+      // missing from every index: report it rather than return a page with a hole in it.
+      if (r.first > next) throw new EngineError('READERR', `read error: numbers ${next} to ${r.first - 1} are missing before bucket ${bucketId} segment ${s.segmentId}`);
+      const start = next;
       // One offset past the page, to tell whether more exist.
       const offsets = by.offsets(s.lookup, start, Math.min(count - c.count + 1, to - start + 1));
       const room = count - c.count;
