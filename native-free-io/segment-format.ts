@@ -139,6 +139,8 @@ export function encodeEventRecord(
   partitionSequence: number,
   streamVersion: number,
   confirmationCount = 1,
+  /** false: leave the checksum bytes zero (a record for memory only, never written). */
+  seal = true,
 ): number {
   const body = offset + RECORD_HEADER_BYTES;
   const length = eventRecordBytes(e.streamId.length, e.eventName.length, e.metadata.length, e.payload.length);
@@ -171,7 +173,8 @@ export function encodeEventRecord(
   target.set(e.metadata, p);
   p += e.metadata.length;
   target.set(e.payload, p);
-  sealRecord(target, offset, bodyLength);
+  if (seal) sealRecord(target, offset, bodyLength);
+  else target.writeUInt32LE(0, offset + 4);
   return length;
 }
 

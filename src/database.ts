@@ -102,6 +102,22 @@ export interface EventRecord {
   payload: Buffer;
 }
 
+/**
+ * Events that became durable through one append (`append` or `appendMulti`): one transaction of one partition,
+ * sequences `firstSequence ..` in order. The request fields are the writer's input (see EventRequest); `versions`
+ * are the stream versions the writer assigned. Listeners must copy what they keep (the payloads are the caller's).
+ */
+export interface AppendedEvents {
+  partitionId: number;
+  partitionKey: Uint8Array;
+  transactionId: Uint8Array;
+  firstSequence: number;
+  events: readonly EventRequest[];
+  versions: readonly number[];
+}
+
+export type AppendedListener = (appended: AppendedEvents) => void;
+
 export interface ScanPage {
   events: EventRecord[];
   hasMore: boolean;
@@ -121,6 +137,7 @@ export class Database {
   readonly #reads: ReadBackend;
   /** Derived partition keys of recently appended streams: a UUIDv5 is a SHA-1, too dear to compute per append. */
   readonly #derivedKeys = new LruCache<string, Uint8Array>(65_536);
+  readonly #appendedListeners: AppendedListener[] = [];
   #closed = false;
 
   /** Use {@link open}. */
@@ -156,6 +173,7 @@ export class Database {
     const t: TransactionRequest = { partitionKey, partitionId, transactionId: generateTransactionId(1), events: [event] };
     const outcome = await this.#writes.submit(bucketIdForPartition(partitionId, this.bucketCount), t);
     if (!outcome.ok) throw outcome.error;
+    if (this.#appendedListeners.length > 0) this.#publishAppended(t, outcome.firstSequence, outcome.versions);
     return {
       eventId: formatUuid(event.eventId),
       partitionKey: formatUuid(partitionKey),
@@ -178,6 +196,7 @@ export class Database {
     const t: TransactionRequest = { partitionKey, partitionId, transactionId: generateTransactionId(requests.length), events: requests };
     const outcome = await this.#writes.submit(bucketIdForPartition(partitionId, this.bucketCount), t);
     if (!outcome.ok) throw outcome.error;
+    if (this.#appendedListeners.length > 0) this.#publishAppended(t, outcome.firstSequence, outcome.versions);
     return {
       partitionKey: formatUuid(partitionKey),
       partitionId,
@@ -190,6 +209,31 @@ export class Database {
         timestampMs: r.timestampMs,
       })),
     };
+  }
+
+  /**
+   * Calls `listener` with the events of every append (any path: `append`, `appendMulti`) once the writer has made
+   * them durable and published them, before the append's promise resolves. Completions of different appends may
+   * arrive in any order, also within a partition. A listener that throws is logged nowhere and does not fail the
+   * append. Returns a function that removes the listener.
+   */
+  onAppended(listener: AppendedListener): () => void {
+    this.#appendedListeners.push(listener);
+    return () => {
+      const i = this.#appendedListeners.indexOf(listener);
+      if (i >= 0) this.#appendedListeners.splice(i, 1);
+    };
+  }
+
+  #publishAppended(t: TransactionRequest, firstSequence: number, versions: readonly number[]): void {
+    const appended: AppendedEvents = { partitionId: t.partitionId, partitionKey: t.partitionKey, transactionId: t.transactionId, firstSequence, events: t.events, versions };
+    for (const listener of this.#appendedListeners) {
+      try {
+        listener(appended);
+      } catch {
+        // a listener's failure is its own; the append succeeded
+      }
+    }
   }
 
   #derivedKey(streamId: string): Uint8Array {

@@ -15,6 +15,7 @@ import { RECORD_HEADER_BYTES, eventRecordField } from '../../native-free-io/segm
 import { decodeEvent, type Database, type EventRecord } from '../database.ts';
 import type { RespProtocol } from '../protocol/resp-encoder.ts';
 import { eventJson, eventMapBytes } from './event-encoding.ts';
+import type { RecentEvent, RecentEvents } from './recent-events.ts';
 
 /** At most this many events per page. */
 export const PAGE_EVENTS_MAX = 256;
@@ -22,26 +23,48 @@ export const PAGE_EVENTS_MAX = 256;
 export const PAGE_BYTES_TARGET = 1024 * 1024;
 
 export class EventPage {
-  readonly records: Buffer;
   readonly count: number;
   /** Whether the store has more events past this page (exact). */
   readonly hasMore: boolean;
+  /** Bytes of record data in the page. */
+  readonly bytes: number;
+  /** The record of event i is at `#offsets[i]` in `#buffers[i]` (one buffer for a disk page). */
+  readonly #buffers: Buffer[];
   readonly #offsets: number[];
   /** Sequences and versions read once per page (every subscriber sharing the page checks them). */
   readonly #sequences: Float64Array;
   readonly #versions: Float64Array;
+  /** For a page from the recent-events cache: its events, which keep their encodings across pages. */
+  readonly #recent: readonly RecentEvent[] | undefined;
   #streamIds: (string | undefined)[] | undefined;
   #resp3: (Buffer | undefined)[] | undefined;
   #resp2: (Buffer | undefined)[] | undefined;
   #json: (string | undefined)[] | undefined;
 
-  constructor(records: Buffer, count: number, hasMore: boolean) {
-    this.records = records;
+  constructor(records: Buffer, count: number, hasMore: boolean, recent?: readonly RecentEvent[]) {
     this.count = count;
     this.hasMore = hasMore;
     this.#offsets = new Array<number>(count);
     this.#sequences = new Float64Array(count);
     this.#versions = new Float64Array(count);
+    if (recent !== undefined) {
+      this.#recent = recent;
+      this.#buffers = new Array<Buffer>(count);
+      let bytes = 0;
+      for (let i = 0; i < count; i++) {
+        const e = recent[i];
+        this.#buffers[i] = e.record;
+        this.#offsets[i] = 0;
+        this.#sequences[i] = e.sequence;
+        this.#versions[i] = e.version;
+        bytes += e.record.length;
+      }
+      this.bytes = bytes;
+      return;
+    }
+    this.#recent = undefined;
+    this.#buffers = new Array<Buffer>(count).fill(records);
+    this.bytes = records.length;
     let at = 0;
     for (let i = 0; i < count; i++) {
       this.#offsets[i] = at;
@@ -51,9 +74,9 @@ export class EventPage {
     }
   }
 
-  /** Bytes of record data in the page. */
-  get bytes(): number {
-    return this.records.length;
+  /** A page of cached events (RecentEvents), consecutive in their partition. */
+  static fromRecent(events: readonly RecentEvent[], hasMore: boolean): EventPage {
+    return new EventPage(EMPTY, events.length, hasMore, events);
   }
 
   sequence(i: number): number {
@@ -69,19 +92,20 @@ export class EventPage {
     this.#streamIds ??= new Array<string | undefined>(this.count);
     let id = this.#streamIds[i];
     if (id === undefined) {
-      id = eventRecordField.streamId(this.records, this.#offsets[i]);
+      id = eventRecordField.streamId(this.#buffers[i], this.#offsets[i]);
       this.#streamIds[i] = id;
     }
-    return id === streamId && Buffer.compare(eventRecordField.partitionKey(this.records, this.#offsets[i]), partitionKey) === 0;
+    return id === streamId && Buffer.compare(eventRecordField.partitionKey(this.#buffers[i], this.#offsets[i]), partitionKey) === 0;
   }
 
   /** Event `i`, decoded (copies). */
   event(i: number): EventRecord {
-    return decodeEvent(this.records, this.#offsets[i]);
+    return decodeEvent(this.#buffers[i], this.#offsets[i]);
   }
 
   /** Event `i` as the %11 event map (RESP3) or its flattened array (RESP2). */
   mapBytes(i: number, protocol: RespProtocol): Buffer {
+    if (this.#recent !== undefined) return this.#recent[i].mapBytes(protocol);
     let cache = protocol === 3 ? this.#resp3 : this.#resp2;
     if (cache === undefined) {
       cache = new Array<Buffer | undefined>(this.count);
@@ -90,29 +114,35 @@ export class EventPage {
     }
     let bytes = cache[i];
     if (bytes === undefined) {
-      bytes = eventMapBytes(this.records, this.#offsets[i], protocol);
+      bytes = eventMapBytes(this.#buffers[i], this.#offsets[i], protocol);
       cache[i] = bytes;
     }
     return bytes;
   }
 
   json(i: number): string {
+    if (this.#recent !== undefined) return this.#recent[i].json();
     if (this.#json === undefined) this.#json = new Array<string | undefined>(this.count);
     let text = this.#json[i];
     if (text === undefined) {
-      text = eventJson(this.records, this.#offsets[i]);
+      text = eventJson(this.#buffers[i], this.#offsets[i]);
       this.#json[i] = text;
     }
     return text;
   }
 }
 
+const EMPTY = Buffer.alloc(0);
+
 export class PageReader {
   readonly #db: Database;
   readonly #inFlight = new Map<string, Promise<EventPage>>();
-  /** Reads issued and reads joined, for tests and INFO. */
+  /** Where partition reads look first (SubscriptionHub feeds it); none: always the disk. */
+  recent: RecentEvents | undefined;
+  /** Reads issued and reads joined, for tests and INFO; `diskReads` of `reads` went to the disk. */
   reads = 0;
   joined = 0;
+  diskReads = 0;
 
   constructor(db: Database) {
     this.#db = db;
@@ -125,6 +155,12 @@ export class PageReader {
    */
   partition(partitionId: number, from: number, count: number, gen: number): Promise<EventPage> {
     return this.#shared(`p${partitionId}:${from}:${gen}`, async () => {
+      // The recent-events cache first. It answers only from its floor on, and then exactly (RecentEvents): a run
+      // that stops short of the watermark stops where events are still on their way to this thread, and their
+      // arrival bumps the partition's generation again (SubscriptionHub), so "no more" holds for this generation.
+      const run = this.recent?.read(partitionId, from, count);
+      if (run !== undefined) return EventPage.fromRecent(run.events, run.more);
+      this.diskReads++;
       const r = await this.#db.scanPartitionRaw(partitionId, from, Number.MAX_SAFE_INTEGER, count);
       return new EventPage(r.records, r.count, r.hasMore);
     });

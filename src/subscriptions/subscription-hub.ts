@@ -17,10 +17,17 @@
  *
  * The waiter: `c = publishCounter(); scan(); await waitForPublish(c)`, so every publish after `c` was loaded leads
  * to a scan that starts after it. It runs while any subscription exists and stops (within a timeout) when none do.
+ *
+ * The recent-events cache (recent-events.ts). The hub feeds it from `Database.onAppended` and the page reader
+ * reads partitions from it first. A cached read may stop short of the watermark, where events are published but
+ * their completions have not reached this thread; so each arrival also bumps its partition's generation (and
+ * wakes its subscribers), after the events are in the cache. The rule above still holds: a source that caught up
+ * at `g` without an event below the watermark reads again when that event arrives, at a later generation.
  */
 import type { Database } from '../database.ts';
 import type { Logger } from '../logging/logger.ts';
 import { PageReader } from './page-reader.ts';
+import { RecentEvents } from './recent-events.ts';
 
 /** Something the hub wakes: a subscription whose sources read from the partition. */
 export interface Wakeable {
@@ -36,6 +43,7 @@ const hubs = new WeakMap<Database, SubscriptionHub>();
 export class SubscriptionHub {
   readonly db: Database;
   readonly reader: PageReader;
+  readonly recent: RecentEvents;
   logger: Logger | undefined;
   readonly #gen: Float64Array;
   readonly #lastWatermark: Float64Array;
@@ -61,6 +69,17 @@ export class SubscriptionHub {
     this.#lastWatermark = new Float64Array(partitions);
     this.#interest = Array.from({ length: partitions }, () => new Set<Wakeable>());
     this.#resetView();
+    // The floors are the watermarks now: every later event is appended through `db` and reaches the listener.
+    const state = db.sharedState;
+    this.recent = new RecentEvents(Array.from({ length: partitions }, (_, p) => state.watermark(p)));
+    this.reader.recent = this.recent;
+    db.onAppended((a) => {
+      this.recent.add(a);
+      const p = a.partitionId;
+      const w = state.watermark(p);
+      if (w > this.#lastWatermark[p]) this.#lastWatermark[p] = w;
+      this.#bump(p);
+    });
   }
 
   /** The partition's generation: it moves whenever new events of the partition may have become readable. */

@@ -1,0 +1,173 @@
+/**
+ * The recent-events cache (design notes §5): the last few MiB of appended events, on the main thread, so live
+ * subscribers take new events from memory instead of a read-worker round trip per wake.
+ *
+ * Fed by `Database.onAppended` (SubscriptionHub), which reports each append once it is durable and published. Each
+ * event is kept as a record (the store's layout, checksum left zero) in a buffer of its own, with its encodings
+ * (RESP3 map, RESP2 array, JSON) made once, lazily, and shared by every subscriber that sends it.
+ *
+ * What a read may trust. Completions reach the main thread in any order, also within one partition. So the cache
+ * never claims more than it knows: per partition it keeps a `floor`, the watermark when the cache was made, raised
+ * past every event it evicts. For a sequence `k` at or above the floor and below the published watermark, exactly
+ * one of these holds: `k` is in the cache; or its completion has not reached this thread yet (it will: every
+ * event at or above the starting watermark is appended through this Database, and its completion arrives after
+ * the cache was made, and `add` runs for it). An evicted `k` is below the floor. So `read(p, from, ...)` with
+ * `from >= floor` serves the contiguous run of cached events from `from`, and where the run stops short of the
+ * watermark the rest is still on its way (the hub bumps the partition's generation when it arrives, and the
+ * reader reads again); with `from < floor` the cache answers nothing and the caller reads the disk. Gaplessness and
+ * exactly-once follow: a run is contiguous by construction, starts exactly at `from`, and nothing is skipped.
+ *
+ * Bounded by bytes (records plus encodings, roughly); the oldest events (in arrival order) go first.
+ */
+import { RECORD_HEADER_BYTES, encodeEventRecord, eventRecordBytes } from '../../native-free-io/segment-format.ts';
+import type { AppendedEvents } from '../database.ts';
+import type { RespProtocol } from '../protocol/resp-encoder.ts';
+import { eventJson, eventMapBytes } from './event-encoding.ts';
+
+export const RECENT_EVENTS_BYTES_DEFAULT = 32 * 1024 * 1024;
+
+/** One cached event: its record and its encodings, made once. */
+export class RecentEvent {
+  readonly partitionId: number;
+  readonly sequence: number;
+  readonly version: number;
+  /** The record, alone in its buffer (offset 0). */
+  readonly record: Buffer;
+  #resp3: Buffer | undefined;
+  #resp2: Buffer | undefined;
+  #json: string | undefined;
+
+  constructor(partitionId: number, sequence: number, version: number, record: Buffer) {
+    this.partitionId = partitionId;
+    this.sequence = sequence;
+    this.version = version;
+    this.record = record;
+  }
+
+  mapBytes(protocol: RespProtocol): Buffer {
+    if (protocol === 3) return (this.#resp3 ??= eventMapBytes(this.record, 0, 3));
+    return (this.#resp2 ??= eventMapBytes(this.record, 0, 2));
+  }
+
+  json(): string {
+    return (this.#json ??= eventJson(this.record, 0));
+  }
+}
+
+/** What the cache can say about a partition from a sequence on. */
+export interface RecentRun {
+  /** Consecutive events from the asked position (possibly none). */
+  events: RecentEvent[];
+  /** Whether the cache holds the event right after the run (the run stopped at `count`). */
+  more: boolean;
+}
+
+export class RecentEvents {
+  readonly budgetBytes: number;
+  readonly #byPartition: Map<number, RecentEvent>[];
+  /** Per partition: sequences below this may be missing for good (before the cache, or evicted). */
+  readonly #floor: Float64Array;
+  /** Every cached event in arrival order, for eviction; `#head` is the oldest still counted. */
+  #order: RecentEvent[] = [];
+  #head = 0;
+  #bytes = 0;
+  /** Events served, events added, events evicted: for tests and INFO. */
+  hits = 0;
+  added = 0;
+  evicted = 0;
+
+  /** `floors[p]`: the partition's watermark now (every event at or above it will be `add`ed). */
+  constructor(floors: ArrayLike<number>, budgetBytes = RECENT_EVENTS_BYTES_DEFAULT) {
+    this.budgetBytes = budgetBytes;
+    this.#byPartition = Array.from({ length: floors.length }, () => new Map<number, RecentEvent>());
+    this.#floor = Float64Array.from(floors);
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get size(): number {
+    return this.#order.length - this.#head;
+  }
+
+  floor(partitionId: number): number {
+    return this.#floor[partitionId];
+  }
+
+  /** The events of one append (Database.onAppended). */
+  add(a: AppendedEvents): void {
+    const map = this.#byPartition[a.partitionId];
+    for (let i = 0; i < a.events.length; i++) {
+      const e = a.events[i];
+      const sequence = a.firstSequence + i;
+      if (sequence < this.#floor[a.partitionId] || map.has(sequence)) continue;
+      const length = eventRecordBytes(e.streamId.length, e.eventName.length, e.metadata.length, e.payload.length);
+      const record = Buffer.allocUnsafe(length);
+      encodeEventRecord(
+        record,
+        0,
+        {
+          eventId: e.eventId,
+          partitionKey: a.partitionKey,
+          transactionId: a.transactionId,
+          partitionId: a.partitionId,
+          timestampMs: e.timestampMs,
+          streamId: e.streamId,
+          eventName: e.eventName,
+          metadata: e.metadata,
+          payload: e.payload,
+        },
+        sequence,
+        a.versions[i],
+        1,
+        false,
+      );
+      const event = new RecentEvent(a.partitionId, sequence, a.versions[i], record);
+      map.set(sequence, event);
+      this.#order.push(event);
+      this.#bytes += costOf(event);
+      this.added++;
+    }
+    this.#evict();
+  }
+
+  /**
+   * The cached events of the partition from `from` on, at most `count`, or undefined when the cache cannot answer
+   * (`from` is below the floor: read the disk). A run shorter than `count` without `more` ends where the cache
+   * ends: any later events below the watermark are still on their way (see the module comment).
+   */
+  read(partitionId: number, from: number, count: number): RecentRun | undefined {
+    if (from < this.#floor[partitionId]) return undefined;
+    const map = this.#byPartition[partitionId];
+    const events: RecentEvent[] = [];
+    let next = from;
+    while (events.length < count) {
+      const e = map.get(next);
+      if (e === undefined) break;
+      events.push(e);
+      next++;
+    }
+    this.hits += events.length;
+    return { events, more: events.length === count && map.has(next) };
+  }
+
+  #evict(): void {
+    while (this.#bytes > this.budgetBytes && this.#head < this.#order.length) {
+      const e = this.#order[this.#head++];
+      this.#bytes -= costOf(e);
+      this.#byPartition[e.partitionId].delete(e.sequence);
+      if (e.sequence + 1 > this.#floor[e.partitionId]) this.#floor[e.partitionId] = e.sequence + 1;
+      this.evicted++;
+    }
+    if (this.#head > 4096 && this.#head * 2 > this.#order.length) {
+      this.#order = this.#order.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+}
+
+/** Bytes an event is charged: its record, and room for two encodings of about its size. */
+function costOf(e: RecentEvent): number {
+  return e.record.length * 3 + 256 - RECORD_HEADER_BYTES;
+}

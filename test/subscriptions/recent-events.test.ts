@@ -1,0 +1,174 @@
+/** The recent-events cache: contiguous runs only, eviction raises the floor, disk below it; live delivery from it. */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AppendedEvents, Database } from '../../src/database.ts';
+import type { EventRequest } from '../../src/engine/bucket-writer.ts';
+import { partitionIdForKey, partitionKeyForStream } from '../../src/ids/partition-key.ts';
+import { RecentEvents } from '../../src/subscriptions/recent-events.ts';
+import { SubscriptionHub } from '../../src/subscriptions/subscription-hub.ts';
+import { checkCursors, checkPartitions, openSimulated, settle, subscribe, waitFor } from './helpers.ts';
+
+function appended(partitionId: number, firstSequence: number, n: number, payloadBytes = 10): AppendedEvents {
+  const events: EventRequest[] = Array.from({ length: n }, (_, i) => ({
+    eventId: new Uint8Array(16).fill(firstSequence + i),
+    streamId: Buffer.from(`s-${firstSequence + i}`),
+    eventName: Buffer.from('E'),
+    expectedKind: 0,
+    expectedVersion: 0,
+    timestampMs: 1000 + firstSequence + i,
+    metadata: new Uint8Array(0),
+    payload: new Uint8Array(payloadBytes).fill(7),
+  }));
+  return { partitionId, partitionKey: new Uint8Array(16).fill(1), transactionId: new Uint8Array(16).fill(2), firstSequence, events, versions: events.map(() => 0) };
+}
+
+describe('RecentEvents', () => {
+  it('serves only a contiguous run from the asked position when completions arrive out of order', () => {
+    const c = new RecentEvents([0, 0]);
+    c.add(appended(0, 2, 2)); // 2, 3 before 0, 1
+    expect(c.read(0, 0, 10)!.events).toEqual([]); // 0 is on its way: nothing yet, and no disk read either
+    c.add(appended(0, 0, 1));
+    expect(c.read(0, 0, 10)!.events.map((e) => e.sequence)).toEqual([0]); // stops at the gap (1)
+    c.add(appended(0, 1, 1));
+    expect(c.read(0, 0, 10)!.events.map((e) => e.sequence)).toEqual([0, 1, 2, 3]);
+    const part = c.read(0, 1, 2)!;
+    expect(part.events.map((e) => e.sequence)).toEqual([1, 2]);
+    expect(part.more).toBe(true);
+    expect(c.read(0, 2, 2)!.more).toBe(false);
+    expect(c.read(1, 0, 10)!.events).toEqual([]);
+  });
+
+  it('answers nothing below the floor (events from before the cache): the caller reads the disk', () => {
+    const c = new RecentEvents([5]);
+    expect(c.read(0, 4, 10)).toBeUndefined();
+    expect(c.read(0, 5, 10)!.events).toEqual([]);
+    c.add(appended(0, 4, 2)); // a completion from before the cache: only 5 is kept
+    expect(c.read(0, 5, 10)!.events.map((e) => e.sequence)).toEqual([5]);
+  });
+
+  it('evicts the oldest by bytes and raises the floor past them', () => {
+    const c = new RecentEvents([0], 20_000);
+    for (let s = 0; s < 100; s++) c.add(appended(0, s, 1, 1000));
+    expect(c.bytes).toBeLessThanOrEqual(20_000);
+    expect(c.evicted).toBeGreaterThan(0);
+    const floor = c.floor(0);
+    expect(floor).toBe(c.evicted);
+    expect(c.read(0, floor - 1, 10)).toBeUndefined();
+    const run = c.read(0, floor, 1000)!;
+    expect(run.events.map((e) => e.sequence)).toEqual(Array.from({ length: 100 - floor }, (_, i) => floor + i));
+    // One event bigger than the whole budget is dropped at once and lands below the floor.
+    c.add(appended(0, 100, 1, 30_000));
+    expect(c.floor(0)).toBeGreaterThan(100);
+  });
+
+  it('encodes each event once and shares the bytes', () => {
+    const c = new RecentEvents([0]);
+    c.add(appended(0, 0, 1));
+    const [e] = c.read(0, 0, 1)!.events;
+    expect(e.mapBytes(3)).toBe(e.mapBytes(3));
+    expect(e.mapBytes(2)).toBe(e.mapBytes(2));
+    expect(e.mapBytes(3).subarray(0, 4).toString()).toBe('%11\r');
+    expect(e.mapBytes(2).subarray(0, 4).toString()).toBe('*22\r');
+    expect(JSON.parse(e.json())).toMatchObject({ partition_sequence: 0, stream_id: 's-0', event_name: 'E' });
+  });
+});
+
+describe('subscriptions with the recent-events cache', () => {
+  const dbs: Database[] = [];
+  afterEach(async () => {
+    for (const db of dbs.splice(0)) await db.close();
+  });
+  async function fresh(): Promise<Database> {
+    const db = await openSimulated();
+    dbs.push(db);
+    return db;
+  }
+
+  it('live subscribers take appended events from memory, not from the disk', async () => {
+    const db = await fresh();
+    const partitionId = partitionIdForKey(partitionKeyForStream('live'), 32);
+    const subs = Array.from({ length: 50 }, () => subscribe(db, [{ kind: 'partition', partitionId, from: 'latest' }]));
+    await settle();
+    const hub = SubscriptionHub.of(db);
+    const diskBefore = hub.reader.diskReads;
+    for (let i = 0; i < 30; i++) await db.append('live', 'E', { payload: String(i) });
+    await Promise.all(Array.from({ length: 30 }, (_, i) => db.appendMulti(partitionKeyForStream('live'), [{ streamId: 'live', eventName: 'M', payload: String(i) }])));
+    await waitFor(() => subs.every((s) => s.sink.received.length === 60), 'every subscriber to get 60 events');
+    expect(hub.reader.diskReads - diskBefore).toBe(0);
+    expect(hub.recent.hits).toBeGreaterThan(0);
+    for (const s of subs) {
+      checkPartitions(s.sink.received, () => s.sink.received[0].event.partitionSequence);
+      checkCursors(s.sink.received);
+      expect(s.sink.received.slice(0, 30).map((r) => r.event.payload.toString())).toEqual(Array.from({ length: 30 }, (_, i) => String(i)));
+      s.sub.close();
+    }
+  });
+
+  it('a subscriber from an old position reads history from the disk and then live from memory, gapless', async () => {
+    const db = await fresh();
+    const partitionId = partitionIdForKey(partitionKeyForStream('old'), 32);
+    for (let i = 0; i < 300; i++) await db.append('old', 'Before');
+    const first = subscribe(db, [{ kind: 'partition', partitionId, from: 'latest' }]); // makes the hub (and cache) now
+    await settle();
+    const hub = SubscriptionHub.of(db);
+    expect(hub.recent.floor(partitionId)).toBe(300);
+    for (let i = 0; i < 20; i++) await db.append('old', 'After');
+    const late = subscribe(db, [{ kind: 'partition', partitionId, from: 5 }]);
+    const appending = Promise.all(Array.from({ length: 40 }, () => db.append('old', 'During')));
+    await appending;
+    await waitFor(() => late.sink.received.length === 355 && first.sink.received.length === 60, 'history and live');
+    checkPartitions(late.sink.received, () => 5);
+    checkCursors(late.sink.received);
+    expect(hub.reader.diskReads).toBeGreaterThan(0);
+    first.sub.close();
+    late.sub.close();
+  });
+
+  it('falls back to the disk for evicted events (a slow subscriber behind the cache)', async () => {
+    const db = await fresh();
+    const partitionId = partitionIdForKey(partitionKeyForStream('evict'), 32);
+    const hub = SubscriptionHub.of(db);
+    // A tiny budget: the cache keeps a handful of events.
+    (hub.recent as unknown as { budgetBytes: number }).budgetBytes = 5_000;
+    const { sub, sink } = subscribe(db, [{ kind: 'partition', partitionId, from: 0 }], 10);
+    await settle();
+    for (let i = 0; i < 200; i++) await db.append('evict', 'E', { payload: 'x'.repeat(100) });
+    expect(hub.recent.evicted).toBeGreaterThan(0);
+    const diskBefore = hub.reader.diskReads;
+    sink.onSend = (_first, last) => setTimeout(() => sub.ack(last), 0);
+    sub.ack(9);
+    await waitFor(() => sink.received.length === 200, 'all 200 events');
+    checkPartitions(sink.received, () => 0);
+    checkCursors(sink.received);
+    expect(hub.reader.diskReads).toBeGreaterThan(diskBefore);
+    sub.close();
+  });
+
+  it('an event published before its completion arrives is delivered once the completion does (out of order)', async () => {
+    const db = await fresh();
+    const partitionId = partitionIdForKey(partitionKeyForStream('ooo'), 32);
+    const { sub, sink } = subscribe(db, [{ kind: 'partition', partitionId, from: 'latest' }]);
+    await settle();
+    const hub = SubscriptionHub.of(db);
+    // Hold back the cache's view of the first append: its watermark is published, its events are not cached yet.
+    const held: AppendedEvents[] = [];
+    const add = hub.recent.add.bind(hub.recent);
+    let hold = true;
+    hub.recent.add = (a: AppendedEvents) => {
+      if (hold) held.push(a);
+      else add(a);
+    };
+    await db.append('ooo', 'First');
+    hold = false;
+    await db.append('ooo', 'Second');
+    await settle(20);
+    expect(sink.received.length).toBe(0); // 1 is cached, 0 is not: nothing can go out yet, and nothing skips 0
+    // The held completion arrives late; the hub bumps (as its listener does) and both go out, in order.
+    add(held[0]);
+    hub.recent.add = add;
+    await db.append('ooo', 'Third');
+    await waitFor(() => sink.received.length === 3, 'three events');
+    expect(sink.received.map((r) => r.event.eventName)).toEqual(['First', 'Second', 'Third']);
+    checkPartitions(sink.received, () => sink.received[0].event.partitionSequence);
+    sub.close();
+  });
+});
