@@ -408,12 +408,12 @@ dir = "/a"
 [[nodes]]
 dirr = "/b"
 node.index = 1
-threads.read = 0
+threads.read = 2000
 `);
     expect(errorsOf(loadConfig(['-c', bad, '-i', '0'], baseEnv, opts))).toEqual([
       `dirr: unknown key; did you mean dir? (file ${bad} nodes[1])`,
       `node.index: not allowed in a [[nodes]] table (file ${bad} nodes[1])`,
-      `threads.read: 0 is out of range (1 to 1024) (file ${bad} nodes[1])`,
+      `threads.read: 2000 is out of range (0 to 1024) (file ${bad} nodes[1])`,
     ]);
   });
 
