@@ -194,16 +194,29 @@ export class PiscinaReadBackend implements ReadBackend {
     this.#pool = pool;
   }
   async getEvent(eventId: Uint8Array, encoding?: ReadEncoding): Promise<RecordBatch> {
-    return unpack(await this.#pool.run({ op: 'getEvent', eventId, resp: encoding?.resp } satisfies ReadTask));
+    return unpack(await this.#run({ op: 'getEvent', eventId, resp: encoding?.resp }));
   }
   async scanStream(streamId: string, partitionKey: Uint8Array | undefined, from: number, to: number, count: number, encoding?: ReadEncoding): Promise<ScanResult> {
-    return unpack(await this.#pool.run({ op: 'scanStream', streamId, partitionKey, from, to, count, resp: encoding?.resp } satisfies ReadTask));
+    return unpack(await this.#run({ op: 'scanStream', streamId, partitionKey, from, to, count, resp: encoding?.resp }));
   }
   async streamVersion(streamId: string, partitionKey: Uint8Array | undefined): Promise<number> {
-    return this.#pool.run({ op: 'streamVersion', streamId, partitionKey } satisfies ReadTask);
+    return this.#run({ op: 'streamVersion', streamId, partitionKey });
   }
   async scanPartition(partitionId: number, from: number, to: number, count: number, encoding?: ReadEncoding): Promise<ScanResult> {
-    return unpack(await this.#pool.run({ op: 'scanPartition', partitionId, from, to, count, resp: encoding?.resp } satisfies ReadTask));
+    return unpack(await this.#run({ op: 'scanPartition', partitionId, from, to, count, resp: encoding?.resp }));
+  }
+  /**
+   * A task on the pool. An EngineError thrown in a worker arrives as a plain Error (structured clone keeps the
+   * message, not the class or its code): give READERR back its code, so that a corrupt record is answered as
+   * `-READERR ...` and not as an internal error.
+   */
+  async #run(task: ReadTask): Promise<any> {
+    try {
+      return await this.#pool.run(task);
+    } catch (err) {
+      if (err instanceof Error && !(err instanceof EngineError) && err.message.startsWith('read error:')) throw new EngineError('READERR', err.message, { cause: err });
+      throw err;
+    }
   }
   async close(): Promise<void> {
     await this.#pool.destroy();
