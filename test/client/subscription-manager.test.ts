@@ -61,7 +61,9 @@ describe('SubscriptionManager', () => {
       const got: Event[] = [];
       const sub = await m.subscribeToPartitions('*', { from: 0, window: 50 }, async (e) => {
         got.push(e);
-        await new Promise((resolve) => setTimeout(resolve, 0)); // a slow consumer: events queue up client-side
+        // A consumer slower than the network (2 ms an event, even on a loaded machine), so that when the server
+        // goes away the client holds received-but-unhandled events, which must be dropped and come again.
+        await new Promise((resolve) => setTimeout(resolve, 2));
       });
       const streamGot: Event[] = [];
       const streamSub = await m.subscribeToStreams(['restart-a', 'restart-b'], { window: 3 }, (e) => {
