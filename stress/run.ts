@@ -95,7 +95,11 @@ export function parseStressArgs(argv: readonly string[]): StressOptions {
 
 const PARTITIONS = 32;
 const BUCKETS = 4;
-const SEGMENT_BYTES = 256 * 1024;
+/**
+ * Small segments, so that many are sealed (bit flips target sealed ones) and rollovers happen during disk-full.
+ * The server keeps every segment's files open (about 8 fds each), so runs over 2 hours use larger segments.
+ */
+const segmentBytesFor = (durationMs: number): number => (durationMs > 2 * 3_600_000 ? 8 * 1024 * 1024 : 256 * 1024);
 /** Partitions reserved for bit-flip victims: only victim streams live there, and no subscription covers them. */
 const VICTIM_PARTITIONS = [30, 31];
 const WRITERS = 4;
@@ -232,11 +236,13 @@ class ServerHandle {
   output = '';
   readonly dir: string;
   readonly port: number;
+  readonly segmentBytes: number;
   starts = 0;
 
-  constructor(dir: string, port: number) {
+  constructor(dir: string, port: number, segmentBytes: number) {
     this.dir = dir;
     this.port = port;
+    this.segmentBytes = segmentBytes;
   }
 
   async start(): Promise<void> {
@@ -249,7 +255,7 @@ class ServerHandle {
       '--log', 'info',
       '--bucket-count', String(BUCKETS),
       '--partition-count', String(PARTITIONS),
-      '--segment-size', String(SEGMENT_BYTES),
+      '--segment-size', String(this.segmentBytes),
       '--write-threads', '2',
       '--read-threads', '1',
     ];
@@ -1347,7 +1353,7 @@ class Harness {
     if (!o.bitflips) this.skipped.bitflip = 'disabled (--no-bitflips)';
     const dir = path.join(this.disk.mountPoint ?? root, 'db');
     this.port = await freePort();
-    this.server = new ServerHandle(dir, this.port);
+    this.server = new ServerHandle(dir, this.port, segmentBytesFor(o.durationMs));
     this.log(`stress: seed ${o.seed} (replay: npm run stress -- --duration ${Math.round(o.durationMs / 1000)}s --seed ${o.seed}), workload ${Math.round(workloadMs / 1000)} s, data in ${dir}${this.disk.skipReason ? `; disk-full skipped: ${this.disk.skipReason}` : ' (loop-mounted ext4)'}`);
     const sampler = setInterval(() => this.sampleResources(), 1000);
     const progress = setInterval(() => this.progress(), 60_000);
