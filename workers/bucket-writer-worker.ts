@@ -8,6 +8,7 @@
  */
 import { workerData, parentPort } from 'node:worker_threads';
 import { nodeFileIo } from '../native-free-io/file-io.ts';
+import { PooledReadFileIo, READ_DESCRIPTORS_PER_THREAD } from '../native-free-io/pooled-read-file-io.ts';
 import { BucketWriter, type TransactionOutcome } from '../src/engine/bucket-writer.ts';
 import { createWorkerLogger } from '../src/logging/logger.ts';
 import type { LogLevel } from '../src/config/config-schema.ts';
@@ -43,13 +44,15 @@ const sharedState = SharedState.attach(data.sharedStateBuffer, data.bucketCount,
 const requests = RingQueue.attach(data.requestRing);
 const completions = RingQueue.attach(data.completionRing);
 
+// Sealed segments are read through a bounded pool of descriptors; the active segments' writable handles are not pooled.
+const io = new PooledReadFileIo(nodeFileIo, READ_DESCRIPTORS_PER_THREAD);
 const writers = new Map<number, BucketWriter>();
 try {
   for (const bucketId of data.bucketIds) {
     writers.set(
       bucketId,
       BucketWriter.open({
-        io: nodeFileIo,
+        io,
         dir: data.dir,
         bucketId,
         partitionCount: data.partitionCount,

@@ -6,6 +6,7 @@
 import { workerData } from 'node:worker_threads';
 import { move } from 'piscina';
 import { nodeFileIo } from '../native-free-io/file-io.ts';
+import { PooledReadFileIo, READ_DESCRIPTORS_PER_THREAD } from '../native-free-io/pooled-read-file-io.ts';
 import { RESULT_HEAD_BYTES, StoreReader, type RecordBatch } from '../src/engine/store-reader.ts';
 import { createWorkerLogger } from '../src/logging/logger.ts';
 import { encodeEvents } from '../src/protocol/event-map.ts';
@@ -31,7 +32,7 @@ export type ReadTask =
 
 const data = workerData as ReadWorkerData;
 const reader = new StoreReader({
-  io: nodeFileIo,
+  io: new PooledReadFileIo(nodeFileIo, READ_DESCRIPTORS_PER_THREAD),
   dir: data.dir,
   bucketCount: data.bucketCount,
   partitionCount: data.partitionCount,

@@ -24,7 +24,7 @@ const SHUTDOWN_CLOSE_GRACE_MS = 10_000;
  * A repeat of the first signal within this window is the same request, not a second one: Ctrl-C under `npm start`
  * reaches the server twice (the terminal signals the whole process group, and npm forwards what it gets).
  */
-const SIGNAL_REPEAT_IGNORED_MS = 1000;
+const SIGNAL_REPEAT_IGNORED_MS = 300;
 
 function fail(lines: readonly string[]): never {
   for (const line of lines) process.stderr.write(`sierradb: ${line}\n`);

@@ -271,7 +271,8 @@ export async function openThreadedBackends(o: ThreadedBackendOptions): Promise<{
     const { StoreReader } = await import('./store-reader.ts');
     const { InProcessReadBackend } = await import('./backends.ts');
     const { nodeFileIo } = await import('../../native-free-io/file-io.ts');
-    const reader = new StoreReader({ io: nodeFileIo, dir: o.dir, bucketCount: o.bucketCount, partitionCount: o.partitionCount, segmentSizeBytes: o.segmentSizeBytes, sharedState: o.sharedState });
+    const { PooledReadFileIo, READ_DESCRIPTORS_PER_THREAD } = await import('../../native-free-io/pooled-read-file-io.ts');
+    const reader = new StoreReader({ io: new PooledReadFileIo(nodeFileIo, READ_DESCRIPTORS_PER_THREAD), dir: o.dir, bucketCount: o.bucketCount, partitionCount: o.partitionCount, segmentSizeBytes: o.segmentSizeBytes, sharedState: o.sharedState });
     return { writes: new ThreadedWriteBackend(handles, workerOfBucket), reads: new InProcessReadBackend(reader) };
   }
   const readData: ReadWorkerData = {
