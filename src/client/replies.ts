@@ -3,22 +3,12 @@
  * names in camelCase (`partition_sequence` → `partitionSequence`); timestamps are milliseconds. Maps are accepted as
  * RESP3 maps or, after `HELLO 2`, as RESP2's flattened arrays.
  */
+import type { EventRecord } from '../database.ts';
 import { ReplyError } from '../protocol/reply-error.ts';
 import { replyMapToObject, type RespValue } from '../protocol/resp-reply-parser.ts';
 
-export interface Event {
-  eventId: string;
-  partitionKey: string;
-  partitionId: number;
-  transactionId: string;
-  partitionSequence: number;
-  streamVersion: number;
-  timestampMs: number;
-  streamId: string;
-  eventName: string;
-  metadata: Buffer;
-  payload: Buffer;
-}
+/** An event as every read returns it: the same shape as the embedded API's (only the type is shared). */
+export type Event = EventRecord;
 
 export interface AppendResult {
   eventId: string;

@@ -4,7 +4,8 @@
  * the writer.
  */
 import { describe, expect, it } from 'vitest';
-import type { FileHandle, FileIo, OpenMode } from '../../native-free-io/file-io.ts';
+import type { FileHandle, FileIo } from '../../native-free-io/file-io.ts';
+import { FileIoProxy } from '../helpers/file-io-proxy.ts';
 import { readWholeFile } from '../../native-free-io/file-io.ts';
 import { SimulatedFileIo } from '../../native-free-io/simulated-file-io.ts';
 import { DATA_FILE, listSegmentIds, PARTITION_INDEX_FILE, segmentFile, STREAM_INDEX_FILE } from '../../native-free-io/data-layout.ts';
@@ -86,34 +87,12 @@ describe('opening', () => {
 });
 
 /** Lets a test make reads of one kind of file fail with EIO. */
-class FailingReads implements FileIo {
-  readonly inner: FileIo;
+class FailingReads extends FileIoProxy {
   failing: string | undefined;
-  constructor(inner: FileIo) {
-    this.inner = inner;
+  protected override read(path: string, h: FileHandle, target: Uint8Array, offset: number, length: number, position: number): number {
+    if (this.failing !== undefined && path.endsWith(this.failing)) throw Object.assign(new Error(`EIO: i/o error, read '${path}'`), { code: 'EIO' });
+    return h.read(target, offset, length, position);
   }
-  open(filePath: string, mode: OpenMode): FileHandle {
-    const h = this.inner.open(filePath, mode);
-    return {
-      path: h.path,
-      write: (d, p) => h.write(d, p),
-      writev: (b, p) => h.writev(b, p),
-      read: (t, o, l, p) => {
-        if (this.failing !== undefined && filePath.endsWith(this.failing)) throw Object.assign(new Error(`EIO: i/o error, read '${filePath}'`), { code: 'EIO' });
-        return h.read(t, o, l, p);
-      },
-      datasync: () => h.datasync(),
-      truncate: (n) => h.truncate(n),
-      size: () => h.size(),
-      close: () => h.close(),
-    };
-  }
-  exists = (p: string) => this.inner.exists(p);
-  rename = (a: string, b: string) => this.inner.rename(a, b);
-  unlink = (p: string) => this.inner.unlink(p);
-  mkdirp = (p: string) => this.inner.mkdirp(p);
-  readdir = (p: string) => this.inner.readdir(p);
-  syncDir = (p: string) => this.inner.syncDir(p);
 }
 
 describe('writing', () => {

@@ -4,7 +4,7 @@
  * the long form: `node stress/campaigns/torn-writes.ts --seed <n> --rounds 1`.
  */
 import { describe, expect, it } from 'vitest';
-import type { FileHandle, FileIo, OpenMode } from '../../native-free-io/file-io.ts';
+import { FileIoProxy } from '../helpers/file-io-proxy.ts';
 import { readWholeFile } from '../../native-free-io/file-io.ts';
 import { SimulatedFileIo } from '../../native-free-io/simulated-file-io.ts';
 import { ProcessCrashedError, TornWriteFileIo } from '../../native-free-io/torn-write-file-io.ts';
@@ -78,30 +78,8 @@ describe('TornWriteFileIo', () => {
 });
 
 /** A disk that ignores fdatasync (a control: the campaign must notice the lost acknowledged events). */
-class IgnoresDatasync implements FileIo {
-  readonly inner: FileIo;
-  constructor(inner: FileIo) {
-    this.inner = inner;
-  }
-  open(filePath: string, mode: OpenMode): FileHandle {
-    const h = this.inner.open(filePath, mode);
-    return {
-      path: h.path,
-      write: (d, p) => h.write(d, p),
-      writev: (b, p) => h.writev(b, p),
-      read: (t, o, l, p) => h.read(t, o, l, p),
-      datasync: () => {},
-      truncate: (n) => h.truncate(n),
-      size: () => h.size(),
-      close: () => h.close(),
-    };
-  }
-  exists = (p: string) => this.inner.exists(p);
-  rename = (a: string, b: string) => this.inner.rename(a, b);
-  unlink = (p: string) => this.inner.unlink(p);
-  mkdirp = (p: string) => this.inner.mkdirp(p);
-  readdir = (p: string) => this.inner.readdir(p);
-  syncDir = (p: string) => this.inner.syncDir(p);
+class IgnoresDatasync extends FileIoProxy {
+  protected override datasync(): void {}
 }
 
 describe('crash at every write boundary of a group commit', () => {

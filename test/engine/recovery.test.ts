@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { FileHandle, FileIo, OpenMode } from '../../native-free-io/file-io.ts';
+import type { FileHandle, FileIo } from '../../native-free-io/file-io.ts';
+import { FileIoProxy } from '../helpers/file-io-proxy.ts';
 import { SimulatedFileIo } from '../../native-free-io/simulated-file-io.ts';
 import { DATA_FILE, EVENT_INDEX_FILE, listSegmentIds, segmentFile, STREAM_INDEX_FILE } from '../../native-free-io/data-layout.ts';
 import { open, type DatabaseOptions } from '../../src/database.ts';
@@ -128,35 +129,12 @@ describe('recovery', () => {
 });
 
 /** Counts positioned reads per file name, to see which index files a lookup touched. */
-class CountingIo implements FileIo {
-  readonly inner: FileIo;
+class CountingIo extends FileIoProxy {
   readonly reads = new Map<string, number>();
-  constructor(inner: FileIo) {
-    this.inner = inner;
+  protected override read(path: string, h: FileHandle, target: Uint8Array, offset: number, length: number, position: number): number {
+    this.reads.set(path, (this.reads.get(path) ?? 0) + 1);
+    return h.read(target, offset, length, position);
   }
-  open(filePath: string, mode: OpenMode): FileHandle {
-    const h = this.inner.open(filePath, mode);
-    const reads = this.reads;
-    return {
-      path: h.path,
-      write: (d, p) => h.write(d, p),
-      writev: (b, p) => h.writev(b, p),
-      read: (t, o, l, p) => {
-        reads.set(filePath, (reads.get(filePath) ?? 0) + 1);
-        return h.read(t, o, l, p);
-      },
-      datasync: () => h.datasync(),
-      truncate: (n) => h.truncate(n),
-      size: () => h.size(),
-      close: () => h.close(),
-    };
-  }
-  exists = (p: string) => this.inner.exists(p);
-  rename = (a: string, b: string) => this.inner.rename(a, b);
-  unlink = (p: string) => this.inner.unlink(p);
-  mkdirp = (p: string) => this.inner.mkdirp(p);
-  readdir = (p: string) => this.inner.readdir(p);
-  syncDir = (p: string) => this.inner.syncDir(p);
 }
 
 describe('stream versions at scale', () => {
