@@ -10,18 +10,22 @@
 import { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { BucketWriterStats, TransactionOutcome, TransactionRequest } from './bucket-writer.ts';
-import type { ReadBackend, ReadEncoding, WriteBackend } from './backends.ts';
+import { InProcessReadBackend, type ReadBackend, type ReadEncoding, type WriteBackend } from './backends.ts';
+import { nodeFileIo } from '../../native-free-io/file-io.ts';
+import { PooledReadFileIo, READ_DESCRIPTORS_PER_THREAD } from '../../native-free-io/pooled-read-file-io.ts';
 import { EngineError } from './engine-error.ts';
-import type { RecordBatch, ScanResult } from './store-reader.ts';
+import { StoreReader, type RecordBatch, type ScanResult } from './store-reader.ts';
 import { RingQueue } from '../threads/ring-queue.ts';
 import type { SharedState } from '../threads/shared-state.ts';
 import {
+  appendCompletionBytes,
   appendRequestBytes,
   CompletionType,
   CONTROL_REQUEST_BYTES,
   decodeAppendCompletion,
   decodeCompletionHead,
   decodeJsonCompletion,
+  encodeAppendCompletion,
   encodeAppendRequest,
   encodeControlRequest,
   RequestType,
@@ -268,10 +272,6 @@ export async function openThreadedBackends(o: ThreadedBackendOptions): Promise<{
   }
   if (o.readThreads === 0) {
     // Reads on the calling thread: no messaging per read; a read blocks the event loop for its disk I/O.
-    const { StoreReader } = await import('./store-reader.ts');
-    const { InProcessReadBackend } = await import('./backends.ts');
-    const { nodeFileIo } = await import('../../native-free-io/file-io.ts');
-    const { PooledReadFileIo, READ_DESCRIPTORS_PER_THREAD } = await import('../../native-free-io/pooled-read-file-io.ts');
     const reader = new StoreReader({ io: new PooledReadFileIo(nodeFileIo, READ_DESCRIPTORS_PER_THREAD), dir: o.dir, bucketCount: o.bucketCount, partitionCount: o.partitionCount, segmentSizeBytes: o.segmentSizeBytes, sharedState: o.sharedState });
     return { writes: new ThreadedWriteBackend(handles, workerOfBucket), reads: new InProcessReadBackend(reader) };
   }
@@ -293,16 +293,10 @@ export async function openThreadedBackends(o: ThreadedBackendOptions): Promise<{
   return { writes: new ThreadedWriteBackend(handles, workerOfBucket), reads: new PiscinaReadBackend(pool) };
 }
 
-/** A completion frame carrying `error`, for requests whose worker died. */
+/** A completion frame carrying `error`, for requests whose worker died (the worker's own encoding). */
 function failureFrame(error: EngineError): Buffer {
-  const codeLength = error.code.length;
-  const message = Buffer.from(error.message, 'utf8');
-  const frame = Buffer.alloc(13 + codeLength + message.length);
-  frame[0] = CompletionType.append;
-  frame[1] = 1;
-  frame[8] = codeLength;
-  frame.write(error.code, 9, 'latin1');
-  frame.writeUInt32LE(message.length, 9 + codeLength);
-  message.copy(frame, 13 + codeLength);
+  const outcome: TransactionOutcome = { ok: false, error };
+  const frame = Buffer.alloc(appendCompletionBytes(outcome));
+  encodeAppendCompletion(frame, 0, outcome);
   return frame;
 }
