@@ -1,25 +1,6 @@
 /**
- * Reply writers for events and append results, byte for byte as SierraDB's (reference §1.4, §1.5).
- *
- * An event is a map of 11 entries in this fixed order, keys as SIMPLE strings (SierraDB's Rust client skips map
- * keys that are not simple strings), UUIDs as simple strings, and the four byte fields as blobs:
- *
- *   %11
- *   +event_id           +<uuid>
- *   +partition_key      +<uuid>
- *   +partition_id       :<n>
- *   +transaction_id     +<uuid>
- *   +partition_sequence :<n>
- *   +stream_version     :<n>
- *   +timestamp          :<ms>
- *   +stream_id          $<len> <bytes>
- *   +event_name         $<len> <bytes>
- *   +metadata           $<len> <bytes>      (empty is $0, never null)
- *   +payload            $<len> <bytes>
- *
- * Events are written straight from the raw record bytes a read returns (no decode into objects): the fixed
- * fields are read at their offsets in the event body and the variable ones are copied as blob views.
- * In RESP2 the map header becomes `*22` and everything else is the same.
+ * Reply writers for events and append results, byte for byte as SierraDB's (reference §1.4, §1.5). The `%11`
+ * event map itself is written by src/protocol/event-map.ts (shared with subscriptions and the read workers).
  */
 import type { AppendResult, MultiAppendResult } from '../database.ts';
 import { forEachRecord, type RecordBatch, type ScanResult } from '../engine/store-reader.ts';
