@@ -6,6 +6,7 @@
  * queues) and a piscina pool of readers. `threads: false` runs the same engine on the calling thread, which the
  * simulation and power-loss tests use with a simulated disk.
  */
+import { isUtf8 } from 'node:buffer';
 import type { Logger } from 'pino';
 import { nodeFileIo, type FileIo } from '../native-free-io/file-io.ts';
 import { openMeta } from '../native-free-io/data-layout.ts';
@@ -19,12 +20,12 @@ import {
   partitionKeyForStream,
 } from './ids/partition-key.ts';
 import { InProcessReadBackend, InProcessWriteBackend, type ReadBackend, type ReadEncoding, type WriteBackend } from './engine/backends.ts';
-import { BucketWriter, type BucketWriterStats, type EventRequest, type TransactionRequest } from './engine/bucket-writer.ts';
+import { BucketWriter, type BucketWriterStats, type EventRequest, type TransactionOutcome, type TransactionRequest } from './engine/bucket-writer.ts';
 import { EngineError } from './engine/engine-error.ts';
 import { expectedKindOf, type ExpectedVersion } from './engine/expected-version.ts';
 import { forEachRecord, StoreReader, type RecordBatch } from './engine/store-reader.ts';
 import { SharedState } from './threads/shared-state.ts';
-import { LruCache } from './engine/lru-cache.ts';
+import { TwoGenerationCache } from './engine/two-generation-cache.ts';
 
 export type { ExpectedVersion } from './engine/expected-version.ts';
 export { EngineError, CorruptRecordError } from './engine/engine-error.ts';
@@ -72,6 +73,28 @@ export interface AppendResult {
   partitionSequence: number;
   streamVersion: number;
   timestampMs: number;
+}
+
+/** What an append made durable: the event as the writer stored it (ids as bytes) and what it assigned. */
+export interface AppendReceipt {
+  partitionKey: Uint8Array;
+  partitionId: number;
+  event: EventRequest;
+  partitionSequence: number;
+  streamVersion: number;
+}
+
+export type AppendCallback = (error: Error | undefined, receipt: AppendReceipt | undefined) => void;
+
+export function appendResultOf(r: AppendReceipt): AppendResult {
+  return {
+    eventId: formatUuid(r.event.eventId),
+    partitionKey: formatUuid(r.partitionKey),
+    partitionId: r.partitionId,
+    partitionSequence: r.partitionSequence,
+    streamVersion: r.streamVersion,
+    timestampMs: r.event.timestampMs,
+  };
 }
 
 export interface MultiAppendEvent extends Omit<AppendOptions, 'partitionKey'> {
@@ -136,7 +159,7 @@ export class Database {
   readonly #writes: WriteBackend;
   readonly #reads: ReadBackend;
   /** Derived partition keys of recently appended streams: a UUIDv5 is a SHA-1, too dear to compute per append. */
-  readonly #derivedKeys = new LruCache<string, Uint8Array>(65_536);
+  readonly #derivedKeys = new TwoGenerationCache<string, Uint8Array>(65_536);
   readonly #appendedListeners: AppendedListener[] = [];
   #closed = false;
 
@@ -164,24 +187,44 @@ export class Database {
   // ---------------------------------------------------------------------------------------------------------------
   // Writes
 
-  async append(streamId: string, eventName: string, options: AppendOptions = {}): Promise<AppendResult> {
-    this.#assertOpen();
-    const partitionKey = options.partitionKey !== undefined ? toUuid(options.partitionKey, 'partition key') : this.#derivedKey(streamId);
-    const hash = partitionHash(partitionKey);
-    const partitionId = hash % this.partitionCount;
-    const event = this.#eventRequest(streamId, eventName, options, hash, Date.now());
-    const t: TransactionRequest = { partitionKey, partitionId, transactionId: generateTransactionId(1), events: [event] };
-    const outcome = await this.#writes.submit(bucketIdForPartition(partitionId, this.bucketCount), t);
-    if (!outcome.ok) throw outcome.error;
-    if (this.#appendedListeners.length > 0) this.#publishAppended(t, outcome.firstSequence, outcome.versions);
-    return {
-      eventId: formatUuid(event.eventId),
-      partitionKey: formatUuid(partitionKey),
-      partitionId,
-      partitionSequence: outcome.firstSequence,
-      streamVersion: outcome.versions[0],
-      timestampMs: event.timestampMs,
-    };
+  append(streamId: string, eventName: string, options: AppendOptions = {}): Promise<AppendResult> {
+    return new Promise((resolve, reject) => {
+      this.appendWith(streamId, eventName, options, (error, receipt) => {
+        if (receipt === undefined) reject(error);
+        else resolve(appendResultOf(receipt));
+      });
+    });
+  }
+
+  /**
+   * The append beneath {@link append}, callback style and unformatted: the server's EAPPEND path, which takes the
+   * stream id and event name as the bytes it received and writes its reply from the receipt's bytes, with no
+   * promise per layer and no UUID text. `done` runs exactly once: with an error (invalid input, a closed
+   * database, a failed write) or with the receipt once the event is durable. A stream id or event name given as
+   * bytes must be UTF-8.
+   */
+  appendWith(streamId: string | Uint8Array, eventName: string | Uint8Array, options: AppendOptions, done: AppendCallback): void {
+    let t: TransactionRequest;
+    try {
+      this.#assertOpen();
+      const streamIdBytes = utf8Bytes(streamId, 'stream id');
+      const partitionKey = options.partitionKey !== undefined ? toUuid(options.partitionKey, 'partition key') : this.#derivedKey(streamIdBytes);
+      const hash = partitionHash(partitionKey);
+      const partitionId = hash % this.partitionCount;
+      const event = this.#eventRequest(streamIdBytes, utf8Bytes(eventName, 'event name'), options, hash, Date.now());
+      t = { partitionKey, partitionId, transactionId: generateTransactionId(1), events: [event] };
+    } catch (err) {
+      done(err as Error, undefined);
+      return;
+    }
+    this.#writes.submit(bucketIdForPartition(t.partitionId, this.bucketCount), t, (outcome) => {
+      if (!outcome.ok) {
+        done(outcome.error, undefined);
+        return;
+      }
+      if (this.#appendedListeners.length > 0) this.#publishAppended(t, outcome.firstSequence, outcome.versions);
+      done(undefined, { partitionKey: t.partitionKey, partitionId: t.partitionId, event: t.events[0], partitionSequence: outcome.firstSequence, streamVersion: outcome.versions[0] });
+    });
   }
 
   /** Appends events to one or more streams of one partition atomically: all of them or none. */
@@ -192,9 +235,9 @@ export class Database {
     const hash = partitionHash(partitionKey);
     const partitionId = hash % this.partitionCount;
     const now = Date.now();
-    const requests = events.map((e) => this.#eventRequest(e.streamId, e.eventName, e, hash, now));
+    const requests = events.map((e) => this.#eventRequest(utf8Bytes(e.streamId, 'stream id'), utf8Bytes(e.eventName, 'event name'), e, hash, now));
     const t: TransactionRequest = { partitionKey, partitionId, transactionId: generateTransactionId(requests.length), events: requests };
-    const outcome = await this.#writes.submit(bucketIdForPartition(partitionId, this.bucketCount), t);
+    const outcome = await new Promise<TransactionOutcome>((resolve) => this.#writes.submit(bucketIdForPartition(partitionId, this.bucketCount), t, resolve));
     if (!outcome.ok) throw outcome.error;
     if (this.#appendedListeners.length > 0) this.#publishAppended(t, outcome.firstSequence, outcome.versions);
     return {
@@ -236,21 +279,21 @@ export class Database {
     }
   }
 
-  #derivedKey(streamId: string): Uint8Array {
-    let key = this.#derivedKeys.get(streamId);
+  #derivedKey(streamId: Buffer): Uint8Array {
+    // latin1 maps each byte to one character: a cheap, exact key for the bytes.
+    const cacheKey = streamId.toString('latin1');
+    let key = this.#derivedKeys.get(cacheKey);
     if (key === undefined) {
       key = partitionKeyForStream(streamId);
-      this.#derivedKeys.set(streamId, key);
+      this.#derivedKeys.set(cacheKey, key);
     }
     return key;
   }
 
-  #eventRequest(streamId: string, eventName: string, o: AppendOptions, hash: number, now: number): EventRequest {
-    const streamIdBytes = Buffer.from(streamId, 'utf8');
-    if (streamIdBytes.length === 0 || streamIdBytes.length > STREAM_ID_BYTES_MAX || streamIdBytes.includes(0)) {
+  #eventRequest(streamIdBytes: Buffer, eventNameBytes: Buffer, o: AppendOptions, hash: number, now: number): EventRequest {
+    if (streamIdBytes.length === 0 || streamIdBytes.length > STREAM_ID_BYTES_MAX || streamIdBytes.indexOf(0) !== -1) {
       throw new EngineError('INVALIDARG', `invalid stream id: must be 1 to ${STREAM_ID_BYTES_MAX} bytes of UTF-8 without NUL`);
     }
-    const eventNameBytes = Buffer.from(eventName, 'utf8');
     if (eventNameBytes.length > EVENT_NAME_BYTES_MAX) {
       throw new EngineError('DBOPFAILED', `database operation failed: string too long: length is ${eventNameBytes.length}, maximum allowed is ${EVENT_NAME_BYTES_MAX}`);
     }
@@ -448,6 +491,13 @@ function toUuid(value: Bytes, what: string): Uint8Array {
   const u = parseUuid(value);
   if (u === undefined) throw new EngineError('INVALIDARG', `invalid ${what}: '${value}' is not a UUID`);
   return u;
+}
+
+/** Text as UTF-8 bytes; bytes as they are (as a Buffer view), once checked to be UTF-8. */
+function utf8Bytes(value: string | Uint8Array, what: string): Buffer {
+  if (typeof value === 'string') return Buffer.from(value, 'utf8');
+  if (!isUtf8(value)) throw new EngineError('INVALIDARG', `invalid ${what}: not valid UTF-8`);
+  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 }
 
 function toBytes(value: Bytes | undefined): Uint8Array {

@@ -14,8 +14,8 @@
  *      +timestamp :ms
  */
 import type { AppendOptions } from '../database.ts';
-import { writeAppendResult } from '../server/event-reply.ts';
-import { expectedVersionArg, OptionReader, u64Arg, utf8Arg, uuidArg } from './arguments.ts';
+import { writeAppendReceipt } from '../server/event-reply.ts';
+import { expectedVersionArg, OptionReader, u64Arg, uuidArg } from './arguments.ts';
 import type { ArgumentSpec, CommandDescriptor, Reply } from './command.ts';
 
 const OPTIONS: ReadonlySet<string> = new Set(['EVENT_ID', 'PARTITION_KEY', 'EXPECTED_VERSION', 'TIMESTAMP', 'PAYLOAD', 'METADATA']);
@@ -69,14 +69,18 @@ export const eappend: CommandDescriptor = {
     `EAPPEND user-123 UserRenamed EXPECTED_VERSION 0 PAYLOAD '{"name":"jo"}' METADATA '{"by":"admin"}'`,
   ],
   execute(ctx, args): Promise<Reply> {
-    const streamId = utf8Arg(args[0], 'stream id');
-    const eventName = utf8Arg(args[1], 'event name');
     const o: AppendOptions = {};
     const options = new OptionReader(args, 2);
     while (!options.done) {
       const { name, value } = options.next(OPTIONS);
       readEventOption(o, name, value);
     }
-    return ctx.db.append(streamId, eventName, o).then((r): Reply => (e) => writeAppendResult(e, r));
+    // The stream id and event name go down as the bytes received (the database checks they are UTF-8).
+    return new Promise((resolve, reject) => {
+      ctx.db.appendWith(args[0], args[1], o, (error, receipt) => {
+        if (receipt === undefined) reject(error);
+        else resolve((e) => writeAppendReceipt(e, receipt));
+      });
+    });
   },
 };

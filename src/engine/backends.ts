@@ -23,7 +23,11 @@ export function encodeBatch<T extends RecordBatch>(batch: T, encoding: ReadEncod
 }
 
 export interface WriteBackend {
-  submit(bucketId: number, t: TransactionRequest): Promise<TransactionOutcome>;
+  /**
+   * Queues a transaction for the bucket's writer; `done` runs once with its outcome, after the batch holding it is
+   * durable (or failed). Callback style: this is the append hot path.
+   */
+  submit(bucketId: number, t: TransactionRequest, done: (outcome: TransactionOutcome) => void): void;
   stats(): Promise<BucketWriterStats[]>;
   close(): Promise<void>;
 }
@@ -55,14 +59,12 @@ export class InProcessWriteBackend implements WriteBackend {
     this.#queues = writers.map(() => []);
   }
 
-  submit(bucketId: number, t: TransactionRequest): Promise<TransactionOutcome> {
-    return new Promise((resolve) => {
-      this.#queues[bucketId].push({ t, resolve });
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        setImmediate(() => this.#run());
-      }
-    });
+  submit(bucketId: number, t: TransactionRequest, done: (outcome: TransactionOutcome) => void): void {
+    this.#queues[bucketId].push({ t, resolve: done });
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => this.#run());
+    }
   }
 
   #run(): void {

@@ -75,17 +75,33 @@ class WriterHandle {
   send(bytes: number, requestId: number, encode: (view: Buffer) => void, resolve: Resolver): void {
     if (this.exited) throw new EngineError('WRITEERR', 'the write worker has stopped');
     this.waiting.set(requestId, resolve);
-    this.backlog.push({ bytes, encode });
-    if (!this.#pumping && !this.#scheduled) {
-      this.#scheduled = true;
-      queueMicrotask(() => {
-        this.#scheduled = false;
-        void this.#pump();
-      });
+    if (this.backlog.length === 0) {
+      // The common case: straight into the ring, the worker woken once at the end of the burst.
+      const view = this.requests.tryReserve(bytes);
+      if (view !== undefined) {
+        encode(view);
+        this.requests.commitQuiet();
+        this.#scheduleWake();
+        return;
+      }
     }
+    this.backlog.push({ bytes, encode });
+    this.#scheduleWake();
   }
 
   #scheduled = false;
+
+  #scheduleWake(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    queueMicrotask(this.#wake);
+  }
+
+  readonly #wake = (): void => {
+    this.#scheduled = false;
+    if (this.backlog.length > 0) void this.#pump();
+    else this.requests.wakeConsumer();
+  };
 
   async #pump(): Promise<void> {
     if (this.#pumping) return;
@@ -114,11 +130,18 @@ class WriterHandle {
     for (;;) {
       if (!(await this.completions.waitForDataAsync())) return;
       this.completions.drain((frame) => {
-        const { requestId } = decodeCompletionHead(frame);
+        const requestId = frame.readUInt32LE(4);
         const resolve = this.waiting.get(requestId);
         if (resolve === undefined) return;
         this.waiting.delete(requestId);
-        resolve(frame);
+        try {
+          resolve(frame);
+        } catch (err) {
+          // A completion callback's bug must not stop this loop (every later append would hang): report it.
+          queueMicrotask(() => {
+            throw err;
+          });
+        }
       });
     }
   }
@@ -140,20 +163,19 @@ export class ThreadedWriteBackend implements WriteBackend {
     return id;
   }
 
-  submit(bucketId: number, t: TransactionRequest): Promise<TransactionOutcome> {
+  submit(bucketId: number, t: TransactionRequest, done: (outcome: TransactionOutcome) => void): void {
     const bytes = appendRequestBytes(t);
     if (bytes > this.#handles[0].requests.maxFrameBytes) {
-      return Promise.resolve({ ok: false, error: new EngineError('DBOPFAILED', 'database operation failed: events exceed the size of a single write request') });
+      done({ ok: false, error: new EngineError('DBOPFAILED', 'database operation failed: events exceed the size of a single write request') });
+      return;
     }
     const handle = this.#handles[this.#workerOfBucket[bucketId]];
     const requestId = this.#requestId();
-    return new Promise((resolve, reject) => {
-      try {
-        handle.send(bytes, requestId, (view) => encodeAppendRequest(view, bucketId, requestId, t), (frame) => resolve(decodeAppendCompletion(frame)));
-      } catch (err) {
-        reject(err);
-      }
-    });
+    try {
+      handle.send(bytes, requestId, (view) => encodeAppendRequest(view, bucketId, requestId, t), (frame) => done(decodeAppendCompletion(frame)));
+    } catch (err) {
+      done({ ok: false, error: err instanceof EngineError ? err : new EngineError('WRITEERR', String(err)) });
+    }
   }
 
   #control<T>(handle: WriterHandle, type: number, decode: (frame: Buffer) => T): Promise<T> {

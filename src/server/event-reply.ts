@@ -2,7 +2,7 @@
  * Reply writers for events and append results, byte for byte as SierraDB's (reference §1.4, §1.5). The `%11`
  * event map itself is written by src/protocol/event-map.ts (shared with subscriptions and the read workers).
  */
-import type { AppendResult, MultiAppendResult } from '../database.ts';
+import type { AppendReceipt, MultiAppendResult } from '../database.ts';
 import { forEachRecord, type RecordBatch, type ScanResult } from '../engine/store-reader.ts';
 import type { RespEncoder } from '../protocol/resp-encoder.ts';
 import { key, writeEventMap, writeUuidSimple } from '../protocol/event-map.ts';
@@ -35,14 +35,14 @@ export function writeScanPage(e: RespEncoder, page: ScanResult): void {
 
 /**
  * EAPPEND: `%6 +event_id +<uuid> +partition_key +<uuid> +partition_id :n +partition_sequence :n
- * +stream_version :n +timestamp :ms`.
+ * +stream_version :n +timestamp :ms`, written from the receipt's bytes (no UUID text is made).
  */
-export function writeAppendResult(e: RespEncoder, r: AppendResult): void {
+export function writeAppendReceipt(e: RespEncoder, r: AppendReceipt): void {
   e.mapHeader(6);
   e.raw(key.eventId);
-  e.simpleString(r.eventId);
+  writeUuidSimple(e, r.event.eventId, 0);
   e.raw(key.partitionKey);
-  e.simpleString(r.partitionKey);
+  writeUuidSimple(e, r.partitionKey, 0);
   e.raw(key.partitionId);
   e.integer(r.partitionId);
   e.raw(key.partitionSequence);
@@ -50,7 +50,7 @@ export function writeAppendResult(e: RespEncoder, r: AppendResult): void {
   e.raw(key.streamVersion);
   e.integer(r.streamVersion);
   e.raw(key.timestamp);
-  e.integer(r.timestampMs);
+  e.integer(r.event.timestampMs);
 }
 
 /**
