@@ -12,12 +12,11 @@
  * up to 65,536 records, and n / 65,536 beyond; a lookup is one step in the in-memory table and one small read.
  */
 
-/** MurmurHash3 x86_32 of `data` with `seed`; an unsigned 32-bit integer. */
-export function murmur3x32(data: Uint8Array, seed: number): number {
-  const length = data.length;
-  const blocksEnd = length & ~3;
+/** MurmurHash3 x86_32 of `data[start .. start + length]` with `seed`; an unsigned 32-bit integer. */
+export function murmur3x32(data: Uint8Array, seed: number, start = 0, length = data.length - start): number {
+  const blocksEnd = start + (length & ~3);
   let h = seed | 0;
-  let i = 0;
+  let i = start;
   for (; i < blocksEnd; i += 4) {
     let k = data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24);
     k = Math.imul(k, 0xcc9e2d51);
@@ -47,9 +46,9 @@ export function murmur3x32(data: Uint8Array, seed: number): number {
   return h >>> 0;
 }
 
-/** The ordering hash of an index key (event id bytes, or a stream id's UTF-8 bytes). */
-export function keyHash32(key: Uint8Array): number {
-  return murmur3x32(key, 0);
+/** The ordering hash of an index key (event id bytes, or a stream id's UTF-8 bytes), optionally a range of `key`. */
+export function keyHash32(key: Uint8Array, start = 0, length = key.length - start): number {
+  return murmur3x32(key, 0, start, length);
 }
 
 export const FAN_OUT_BITS_MAX = 16;

@@ -142,30 +142,13 @@ export function encodeEventRecord(
   /** false: leave the checksum bytes zero (a record for memory only, never written). */
   seal = true,
 ): number {
+  const bodyLength = eventRecordBytes(e.streamId.length, e.eventName.length, e.metadata.length, e.payload.length) - RECORD_HEADER_BYTES;
+  let p = writeEventRecordFixed(target, offset, bodyLength, confirmationCount, e.partitionId, partitionSequence, streamVersion, e.timestampMs,
+    e.streamId.length, e.eventName.length, e.metadata.length, e.payload.length);
   const body = offset + RECORD_HEADER_BYTES;
-  const length = eventRecordBytes(e.streamId.length, e.eventName.length, e.metadata.length, e.payload.length);
-  const bodyLength = length - RECORD_HEADER_BYTES;
-  target[offset] = encodeConfirmation(confirmationCount);
-  target[offset + 1] = 0;
-  target[offset + 2] = 0;
-  target[offset + 3] = 0;
-  target.writeUInt32LE(bodyLength, offset + 8);
-  target[offset + 12] = RecordKind.event;
-  target[offset + 13] = 0;
-  target[offset + 14] = 0;
-  target[offset + 15] = 0;
   target.set(e.eventId, body);
   target.set(e.partitionKey, body + 16);
   target.set(e.transactionId, body + 32);
-  writeU64(target, body + 48, partitionSequence);
-  writeU64(target, body + 56, streamVersion);
-  writeU64(target, body + 64, e.timestampMs);
-  target.writeUInt16LE(e.partitionId, body + 72);
-  target[body + 74] = e.streamId.length;
-  target[body + 75] = e.eventName.length;
-  target.writeUInt32LE(e.metadata.length, body + 76);
-  target.writeUInt32LE(e.payload.length, body + 80);
-  let p = body + EVENT_BODY_FIXED_BYTES;
   target.set(e.streamId, p);
   p += e.streamId.length;
   target.set(e.eventName, p);
@@ -175,7 +158,82 @@ export function encodeEventRecord(
   target.set(e.payload, p);
   if (seal) sealRecord(target, offset, bodyLength);
   else target.writeUInt32LE(0, offset + 4);
-  return length;
+  return RECORD_HEADER_BYTES + bodyLength;
+}
+
+/**
+ * Encodes and seals an event record whose ids and variable bytes are already laid out elsewhere, as in a write
+ * request frame: event id, partition key and transaction id (16 bytes each) at `ids[eventIdAt]`,
+ * `ids[partitionKeyAt]`, `ids[transactionIdAt]`, and the stream id, event name, metadata and payload back to back
+ * at `variable[variableAt..]`. Three 16-byte copies and one copy of the rest. Returns the record length.
+ */
+export function encodeEventRecordFrom(
+  target: Buffer,
+  offset: number,
+  ids: Uint8Array,
+  eventIdAt: number,
+  partitionKeyAt: number,
+  transactionIdAt: number,
+  partitionId: number,
+  partitionSequence: number,
+  streamVersion: number,
+  timestampMs: number,
+  streamIdBytes: number,
+  eventNameBytes: number,
+  metadataBytes: number,
+  payloadBytes: number,
+  variable: Buffer,
+  variableAt: number,
+): number {
+  const variableBytes = streamIdBytes + eventNameBytes + metadataBytes + payloadBytes;
+  const bodyLength = EVENT_BODY_FIXED_BYTES + variableBytes;
+  const p = writeEventRecordFixed(target, offset, bodyLength, 1, partitionId, partitionSequence, streamVersion, timestampMs,
+    streamIdBytes, eventNameBytes, metadataBytes, payloadBytes);
+  const body = offset + RECORD_HEADER_BYTES;
+  for (let k = 0; k < 16; k++) {
+    target[body + k] = ids[eventIdAt + k];
+    target[body + 16 + k] = ids[partitionKeyAt + k];
+    target[body + 32 + k] = ids[transactionIdAt + k];
+  }
+  variable.copy(target, p, variableAt, variableAt + variableBytes);
+  sealRecord(target, offset, bodyLength);
+  return RECORD_HEADER_BYTES + bodyLength;
+}
+
+/** The record header (checksum left for sealRecord) and the body's fixed fields after the ids; returns where the stream id goes. */
+function writeEventRecordFixed(
+  target: Buffer,
+  offset: number,
+  bodyLength: number,
+  confirmationCount: number,
+  partitionId: number,
+  partitionSequence: number,
+  streamVersion: number,
+  timestampMs: number,
+  streamIdBytes: number,
+  eventNameBytes: number,
+  metadataBytes: number,
+  payloadBytes: number,
+): number {
+  const body = offset + RECORD_HEADER_BYTES;
+  target[offset] = encodeConfirmation(confirmationCount);
+  target[offset + 1] = 0;
+  target[offset + 2] = 0;
+  target[offset + 3] = 0;
+  target.writeUInt32LE(bodyLength, offset + 8);
+  target[offset + 12] = RecordKind.event;
+  target[offset + 13] = 0;
+  target[offset + 14] = 0;
+  target[offset + 15] = 0;
+  writeU64(target, body + 48, partitionSequence);
+  writeU64(target, body + 56, streamVersion);
+  writeU64(target, body + 64, timestampMs);
+  target.writeUInt16LE(partitionId, body + 72);
+  target[body + 74] = streamIdBytes;
+  target[body + 75] = eventNameBytes;
+  target.writeUInt32LE(metadataBytes, body + 76);
+  target.writeUInt32LE(payloadBytes, body + 80);
+  return body + EVENT_BODY_FIXED_BYTES;
 }
 
 export function encodeCommitRecord(

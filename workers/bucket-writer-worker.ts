@@ -17,7 +17,6 @@ import { SharedState } from '../src/threads/shared-state.ts';
 import {
   appendCompletionBytes,
   CompletionType,
-  decodeAppendRequest,
   decodeRequestHead,
   encodeAppendCompletion,
   encodeJsonCompletion,
@@ -93,7 +92,7 @@ for (;;) {
     if (head.type === RequestType.append) {
       const writer = writers.get(head.bucketId);
       if (writer === undefined) throw new Error(`bucket ${head.bucketId} is not owned by writer ${data.workerIndex}`);
-      writer.stage(decodeAppendRequest(frame));
+      writer.stageFrame(frame);
       let ids = staged.get(head.bucketId);
       if (ids === undefined) staged.set(head.bucketId, (ids = []));
       ids.push(head.requestId);

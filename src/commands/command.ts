@@ -27,6 +27,16 @@ import type { Logger } from '../logging/logger.ts';
 
 export type Reply = (encoder: RespEncoder) => void;
 
+/**
+ * A reply a command gives later, without a Promise: `execute` takes one from `ConnectionState.later()` (which
+ * holds its place in the reply order), returns it, and completes it exactly once. EAPPEND's path: no Promise,
+ * no reactions and no closure per reply (the writer and its value are kept apart).
+ */
+export interface PendingReply {
+  resolve<T>(write: (encoder: RespEncoder, value: T) => void, value: T): void;
+  reject(error: unknown): void;
+}
+
 export type CommandFlag =
   | 'write' // appends
   | 'readonly' // reads
@@ -59,7 +69,7 @@ export interface CommandDescriptor {
   arguments?: ArgumentSpec[];
   examples?: string[];
   subcommands?: CommandDescriptor[];
-  execute(ctx: CommandContext, args: Buffer[]): Reply | Promise<Reply>;
+  execute(ctx: CommandContext, args: Buffer[]): Reply | Promise<Reply> | PendingReply;
 }
 
 /** Per-connection state that commands may read or change. */
@@ -72,6 +82,8 @@ export interface ConnectionState {
   libVersion?: string;
   /** Asks the connection to close after the current reply is written (QUIT). */
   closeAfterReply(): void;
+  /** A place in the reply order for the command being executed, completed later (see PendingReply). */
+  later(): PendingReply;
   /**
    * Writes a push frame (subscriptions) between replies. Returns false when the connection's output buffer is over
    * its limit (the connection is then being closed).

@@ -16,7 +16,7 @@
 import type { AppendOptions } from '../database.ts';
 import { writeAppendReceipt } from '../server/event-reply.ts';
 import { expectedVersionArg, OptionReader, u64Arg, uuidArg } from './arguments.ts';
-import type { ArgumentSpec, CommandDescriptor, Reply } from './command.ts';
+import type { ArgumentSpec, CommandDescriptor, PendingReply } from './command.ts';
 
 const OPTIONS: ReadonlySet<string> = new Set(['EVENT_ID', 'PARTITION_KEY', 'EXPECTED_VERSION', 'TIMESTAMP', 'PAYLOAD', 'METADATA']);
 
@@ -68,7 +68,7 @@ export const eappend: CommandDescriptor = {
     `EAPPEND user-123 UserRegistered PAYLOAD '{"name":"john"}'`,
     `EAPPEND user-123 UserRenamed EXPECTED_VERSION 0 PAYLOAD '{"name":"jo"}' METADATA '{"by":"admin"}'`,
   ],
-  execute(ctx, args): Promise<Reply> {
+  execute(ctx, args): PendingReply {
     const o: AppendOptions = {};
     const options = new OptionReader(args, 2);
     while (!options.done) {
@@ -76,11 +76,11 @@ export const eappend: CommandDescriptor = {
       readEventOption(o, name, value);
     }
     // The stream id and event name go down as the bytes received (the database checks they are UTF-8).
-    return new Promise((resolve, reject) => {
-      ctx.db.appendWith(args[0], args[1], o, (error, receipt) => {
-        if (receipt === undefined) reject(error);
-        else resolve((e) => writeAppendReceipt(e, receipt));
-      });
+    const reply = ctx.connection.later();
+    ctx.db.appendWith(args[0], args[1], o, (error, receipt) => {
+      if (receipt === undefined) reply.reject(error);
+      else reply.resolve(writeAppendReceipt, receipt);
     });
+    return reply;
   },
 };

@@ -21,17 +21,17 @@ import {
   COMMIT_RECORD_BYTES,
   decodeSegmentHeader,
   encodeCommitRecord,
-  encodeEventRecord,
+  encodeEventRecordFrom,
   encodeSegmentHeader,
-  eventRecordBytes,
+  EVENT_BODY_FIXED_BYTES,
   RECORD_HEADER_BYTES,
   SEGMENT_HEADER_BYTES,
   SegmentFormatError,
-  type EventFields,
 } from '../../native-free-io/segment-format.ts';
 import { scanCommitted } from '../../native-free-io/segment-scanner.ts';
 import { formatUuid } from '../ids/partition-key.ts';
 import type { SharedState } from '../threads/shared-state.ts';
+import { appendFrame as F, appendRequestBytes, encodeAppendRequest } from '../threads/write-messages.ts';
 import { EngineError } from './engine-error.ts';
 import { nextVersion, wrongVersionError } from './expected-version.ts';
 import { LruCache } from './lru-cache.ts';
@@ -90,15 +90,25 @@ interface StreamState {
   lastVersion: number;
 }
 
-interface StagedEvent {
-  eventId: Uint8Array;
-  partitionId: number;
-  sequence: number;
-  streamId: string;
-  partitionKey: Uint8Array;
-  version: number;
-  /** Offset in the segment file once written. */
-  offset: number;
+/** The events of the batch being staged, field by field: where each record starts in the batch buffer, and what the index needs. */
+class StagedEvents {
+  readonly at: number[] = [];
+  readonly partitionId: number[] = [];
+  readonly sequence: number[] = [];
+  readonly streamId: string[] = [];
+  readonly version: number[] = [];
+
+  get length(): number {
+    return this.at.length;
+  }
+
+  clear(): void {
+    this.at.length = 0;
+    this.partitionId.length = 0;
+    this.sequence.length = 0;
+    this.streamId.length = 0;
+    this.version.length = 0;
+  }
 }
 
 const BATCH_BUFFER_INITIAL_BYTES = 1 << 20;
@@ -138,7 +148,7 @@ export class BucketWriter {
   // The batch being staged.
   #buf: Buffer = Buffer.allocUnsafe(BATCH_BUFFER_INITIAL_BYTES);
   #bufLength = 0;
-  #stagedEvents: StagedEvent[] = [];
+  readonly #staged = new StagedEvents();
   #stagedStreams = new Map<string, StreamState>();
   #stagedSequences = new Map<number, number>();
   /** Outcomes of staged transactions; a successful one stays provisional until the batch is durable. */
@@ -195,10 +205,23 @@ export class BucketWriter {
     return this.commitBatch();
   }
 
-  /** Validates and encodes one transaction into the current batch. Its outcome comes from {@link commitBatch}. */
+  /**
+   * Validates and encodes one transaction into the current batch; its outcome comes from {@link commitBatch}. The
+   * in-process path: the transaction is laid out as a write request frame and staged like the worker's.
+   */
   stage(t: TransactionRequest): void {
+    const frame = Buffer.allocUnsafe(appendRequestBytes(t));
+    encodeAppendRequest(frame, this.bucketId, 0, t);
+    this.stageFrame(frame);
+  }
+
+  /**
+   * Validates and encodes the transaction of an append request frame (threads/write-messages.ts) into the current
+   * batch, reading the frame in place: no object per event. Nothing keeps a view of the frame after this returns.
+   */
+  stageFrame(frame: Buffer): void {
     const index = this.#outcomes.length;
-    const failure = this.#stageOrFail(t);
+    const failure = this.#stageOrFail(frame);
     if (failure !== undefined) {
       this.#outcomes.push({ ok: false, error: failure });
       this.stats.failedTransactions++;
@@ -216,20 +239,25 @@ export class BucketWriter {
     return outcomes;
   }
 
-  #stageOrFail(t: TransactionRequest): EngineError | undefined {
+  #stageOrFail(f: Buffer): EngineError | undefined {
     if (this.#closed) return new EngineError('WRITEERR', `bucket ${this.bucketId} is closed`);
     if (this.#poisoned !== undefined) {
       return new EngineError('WRITEERR', `bucket ${this.bucketId} stopped accepting writes after an fsync failure (${this.#poisoned.message}); reopen the database`);
     }
-    if (t.events.length === 0) return new EngineError('INVALIDARG', 'a transaction needs at least one event');
-    let size = t.events.length > 1 ? COMMIT_RECORD_BYTES : 0;
-    for (const e of t.events) size += eventRecordBytes(e.streamId.length, e.eventName.length, e.metadata.length, e.payload.length);
+    const count = f.readUInt16LE(F.EVENT_COUNT_AT);
+    if (count === 0) return new EngineError('INVALIDARG', 'a transaction needs at least one event');
+    let size = count > 1 ? COMMIT_RECORD_BYTES : 0;
+    for (let i = 0, p = F.FIRST_EVENT_AT; i < count; i++) {
+      const variable = eventVariableBytes(f, p);
+      size += RECORD_HEADER_BYTES + EVENT_BODY_FIXED_BYTES + variable;
+      p += F.EVENT_HEAD_BYTES + variable;
+    }
     const capacity = this.#o.segmentSizeBytes - SEGMENT_HEADER_BYTES;
     if (size > capacity) return new EngineError('DBOPFAILED', 'database operation failed: events exceed the size of a single segment');
     if (this.#durableOffset + this.#bufLength + size > this.#o.segmentSizeBytes) {
       // The transaction does not fit in the active segment: make what is staged durable there, then roll over.
       this.#flush();
-      if (this.#poisoned !== undefined) return this.#stageOrFail(t);
+      if (this.#poisoned !== undefined) return this.#stageOrFail(f);
       try {
         this.#rollover();
       } catch (err) {
@@ -238,76 +266,77 @@ export class BucketWriter {
       }
     }
 
-    // Validate every event against the running state; nothing is changed until all pass.
-    const local = new Map<string, StreamState>();
-    const versions: number[] = new Array(t.events.length);
-    const streamIds: string[] = new Array(t.events.length);
-    for (let i = 0; i < t.events.length; i++) {
-      const e = t.events[i];
-      const streamId = e.streamId.toString('utf8');
+    // Validate every event against the running state; nothing is changed until all pass. Within a transaction a
+    // stream's running version is in `local` (made only for several events).
+    const versions: number[] = new Array(count);
+    const streamIds: string[] = new Array(count);
+    let local: Map<string, number> | undefined;
+    for (let i = 0, p = F.FIRST_EVENT_AT; i < count; i++) {
+      const streamIdBytes = f[p + F.EVENT_STREAM_ID_BYTES_AT];
+      const streamId = f.toString('utf8', p + F.EVENT_HEAD_BYTES, p + F.EVENT_HEAD_BYTES + streamIdBytes);
       streamIds[i] = streamId;
-      let current: StreamState | undefined;
-      try {
-        current = local.get(streamId) ?? this.#stagedStreams.get(streamId) ?? this.#streamState(streamId);
-      } catch (err) {
-        // A sealed segment's stream index could not be read (EIO, or damage found after it was opened). Nothing of
-        // this transaction is staged yet, so it alone fails; an exception here would kill the writer's loop.
-        this.#log?.error({ bucket: this.bucketId, stream: streamId, err: String(err) }, 'stream version lookup failed');
-        return new EngineError('READERR', `read error: could not read the version of stream ${streamId}: ${(err as Error).message}`);
+      let cur = local?.get(streamId);
+      if (cur === undefined) {
+        let current: StreamState | undefined;
+        try {
+          current = this.#stagedStreams.get(streamId) ?? this.#streamState(streamId);
+        } catch (err) {
+          // A sealed segment's stream index could not be read (EIO, or damage found after it was opened). Nothing
+          // of this transaction is staged yet, so it alone fails; an exception here would kill the writer's loop.
+          this.#log?.error({ bucket: this.bucketId, stream: streamId, err: String(err) }, 'stream version lookup failed');
+          return new EngineError('READERR', `read error: could not read the version of stream ${streamId}: ${(err as Error).message}`);
+        }
+        if (current !== undefined && !bytesEqualAt(current.partitionKey, 0, f, F.PARTITION_KEY_AT)) {
+          return new EngineError(
+            'DBOPFAILED',
+            `database operation failed: partition key must be the same for all events in a stream: expected ${formatUuid(current.partitionKey)}, got ${formatUuid(partitionKeyOf(f))}`,
+          );
+        }
+        cur = current?.lastVersion ?? -1;
       }
-      if (current !== undefined && !bytesEqual(current.partitionKey, t.partitionKey)) {
-        return new EngineError(
-          'DBOPFAILED',
-          `database operation failed: partition key must be the same for all events in a stream: expected ${formatUuid(current.partitionKey)}, got ${formatUuid(t.partitionKey)}`,
-        );
-      }
-      const cur = current?.lastVersion ?? -1;
-      const v = nextVersion(e.expectedKind, e.expectedVersion, cur);
-      if (v < 0) return wrongVersionError(cur, e.expectedKind, e.expectedVersion, t.partitionKey, streamId);
+      const kind = f[p + F.EVENT_EXPECTED_KIND_AT];
+      const expected = f.readDoubleLE(p + F.EVENT_EXPECTED_VERSION_AT);
+      const v = nextVersion(kind, expected, cur);
+      if (v < 0) return wrongVersionError(cur, kind, expected, partitionKeyOf(f), streamId);
       versions[i] = v;
-      local.set(streamId, { partitionKey: t.partitionKey, lastVersion: v });
+      if (count > 1) (local ??= new Map()).set(streamId, v);
+      p += F.EVENT_HEAD_BYTES + eventVariableBytes(f, p);
     }
 
     // Sequence and encode.
-    const firstSequence = this.#stagedSequences.get(t.partitionId) ?? this.nextSequence(t.partitionId);
+    const partitionId = f.readUInt16LE(F.PARTITION_ID_AT);
+    const firstSequence = this.#stagedSequences.get(partitionId) ?? this.nextSequence(partitionId);
     this.#ensureCapacity(size);
-    const fields: EventFields = {
-      eventId: t.events[0].eventId,
-      partitionKey: t.partitionKey,
-      transactionId: t.transactionId,
-      partitionId: t.partitionId,
-      timestampMs: 0,
-      streamId: t.events[0].streamId,
-      eventName: t.events[0].eventName,
-      metadata: t.events[0].metadata,
-      payload: t.events[0].payload,
-    };
-    for (let i = 0; i < t.events.length; i++) {
-      const e = t.events[i];
-      fields.eventId = e.eventId;
-      fields.timestampMs = e.timestampMs;
-      fields.streamId = e.streamId;
-      fields.eventName = e.eventName;
-      fields.metadata = e.metadata;
-      fields.payload = e.payload;
+    const buf = this.#buf;
+    const firstAt = this.#bufLength;
+    for (let i = 0, p = F.FIRST_EVENT_AT; i < count; i++) {
+      const streamIdBytes = f[p + F.EVENT_STREAM_ID_BYTES_AT];
+      const eventNameBytes = f[p + F.EVENT_NAME_BYTES_AT];
+      const metadataBytes = f.readUInt32LE(p + F.EVENT_METADATA_BYTES_AT);
+      const payloadBytes = f.readUInt32LE(p + F.EVENT_PAYLOAD_BYTES_AT);
       const sequence = firstSequence + i;
       const at = this.#bufLength;
-      this.#bufLength += encodeEventRecord(this.#buf, at, fields, sequence, versions[i]);
-      this.#stagedEvents.push({
-        eventId: e.eventId,
-        partitionId: t.partitionId,
-        sequence,
-        streamId: streamIds[i],
-        partitionKey: t.partitionKey,
-        version: versions[i],
-        offset: this.#durableOffset + at,
-      });
+      this.#bufLength += encodeEventRecordFrom(
+        buf, at, f, p, F.PARTITION_KEY_AT, F.TRANSACTION_ID_AT, partitionId, sequence, versions[i],
+        f.readDoubleLE(p + F.EVENT_TIMESTAMP_AT), streamIdBytes, eventNameBytes, metadataBytes, payloadBytes, f, p + F.EVENT_HEAD_BYTES,
+      );
+      const staged = this.#staged;
+      staged.at.push(at);
+      staged.partitionId.push(partitionId);
+      staged.sequence.push(sequence);
+      staged.streamId.push(streamIds[i]);
+      staged.version.push(versions[i]);
+      p += F.EVENT_HEAD_BYTES + streamIdBytes + eventNameBytes + metadataBytes + payloadBytes;
     }
-    if (t.events.length > 1) {
-      this.#bufLength += encodeCommitRecord(this.#buf, this.#bufLength, t.transactionId, t.events.length, firstSequence, t.events[0].timestampMs);
+    if (count > 1) {
+      const timestampMs = f.readDoubleLE(F.FIRST_EVENT_AT + F.EVENT_TIMESTAMP_AT);
+      this.#bufLength += encodeCommitRecord(buf, this.#bufLength, f.subarray(F.TRANSACTION_ID_AT, F.TRANSACTION_ID_AT + 16), count, firstSequence, timestampMs);
     }
-    for (const [streamId, state] of local) this.#stagedStreams.set(streamId, state);
-    this.#stagedSequences.set(t.partitionId, firstSequence + t.events.length);
+    // The staged streams' partition key: the copy in this transaction's first record (the batch buffer is only
+    // reused after the batch is flushed, when #stagedStreams is cleared).
+    const partitionKey = buf.subarray(firstAt + RECORD_HEADER_BYTES + 16, firstAt + RECORD_HEADER_BYTES + 32);
+    for (let i = 0; i < count; i++) this.#stagedStreams.set(streamIds[i], { partitionKey, lastVersion: versions[i] });
+    this.#stagedSequences.set(partitionId, firstSequence + count);
     this.#outcomes.push({ ok: true, firstSequence, versions });
     this.stats.transactions++;
     return undefined;
@@ -350,9 +379,14 @@ export class BucketWriter {
     }
     this.stats.fsyncs++;
     this.stats.bytesWritten += length;
-    this.stats.events += this.#stagedEvents.length;
+    const staged = this.#staged;
+    this.stats.events += staged.length;
     this.#durableOffset = start + length;
-    for (const e of this.#stagedEvents) this.#live.add(e.eventId, e.partitionId, e.sequence, e.streamId, e.partitionKey, e.version, e.offset);
+    const buf = this.#buf;
+    for (let i = 0; i < staged.length; i++) {
+      const body = staged.at[i] + RECORD_HEADER_BYTES;
+      this.#live.add(buf, body, staged.partitionId[i], staged.sequence[i], staged.streamId[i], buf, body + 16, staged.version[i], start + staged.at[i]);
+    }
     for (const [pid, next] of this.#stagedSequences) this.#nextSequence.set(pid, next);
     const touched = [...this.#stagedSequences.keys()];
     this.#resetStaging();
@@ -370,7 +404,7 @@ export class BucketWriter {
 
   #resetStaging(): void {
     this.#bufLength = 0;
-    this.#stagedEvents = [];
+    this.#staged.clear();
     this.#stagedStreams.clear();
     this.#stagedSequences.clear();
     this.#unflushed = [];
@@ -609,8 +643,18 @@ export class BucketWriter {
   }
 }
 
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+/** Whether the 16 bytes at `a[aAt..]` equal those at `b[bAt..]`. */
+function bytesEqualAt(a: Uint8Array, aAt: number, b: Uint8Array, bAt: number): boolean {
+  for (let i = 0; i < 16; i++) if (a[aAt + i] !== b[bAt + i]) return false;
   return true;
+}
+
+/** The stream id, event name, metadata and payload bytes of the request frame's event whose head is at `p`. */
+function eventVariableBytes(f: Buffer, p: number): number {
+  return f[p + F.EVENT_STREAM_ID_BYTES_AT] + f[p + F.EVENT_NAME_BYTES_AT] + f.readUInt32LE(p + F.EVENT_METADATA_BYTES_AT) + f.readUInt32LE(p + F.EVENT_PAYLOAD_BYTES_AT);
+}
+
+/** A request frame's partition key (a view; for messages). */
+function partitionKeyOf(f: Buffer): Uint8Array {
+  return f.subarray(F.PARTITION_KEY_AT, F.PARTITION_KEY_AT + 16);
 }

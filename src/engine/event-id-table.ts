@@ -20,17 +20,19 @@ export class EventIdTable {
     return this.#count;
   }
 
-  add(eventId: Uint8Array, offset: number): void {
+  /** Adds the id in the 16 bytes at `eventId[at..]` (copied) with its record offset. */
+  add(eventId: Uint8Array, at: number, offset: number): void {
     if (this.#count === this.#offsets.length) this.#grow();
     const i = this.#count++;
-    this.#ids.set(eventId.subarray(0, 16), i * 16);
+    const ids = this.#ids;
+    for (let k = 0; k < 16; k++) ids[i * 16 + k] = eventId[at + k];
     this.#offsets[i] = offset;
-    this.#insert(i, keyHash32(eventId.subarray(0, 16)));
+    this.#insert(i, keyHash32(ids, i * 16, 16));
   }
 
   /** The offset recorded for `eventId` (the first one, if added twice), or undefined. */
   get(eventId: Uint8Array): number | undefined {
-    let slot = keyHash32(eventId.subarray(0, 16)) & this.#mask;
+    let slot = keyHash32(eventId, 0, 16) & this.#mask;
     for (;;) {
       const i = this.#slots[slot];
       if (i === EMPTY) return undefined;
@@ -71,6 +73,6 @@ export class EventIdTable {
     this.#offsets = offsets;
     this.#slots = new Int32Array(capacity * 2).fill(EMPTY);
     this.#mask = capacity * 2 - 1;
-    for (let i = 0; i < this.#count; i++) this.#insert(i, keyHash32(this.#ids.subarray(i * 16, i * 16 + 16)));
+    for (let i = 0; i < this.#count; i++) this.#insert(i, keyHash32(this.#ids, i * 16, 16));
   }
 }

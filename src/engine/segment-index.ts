@@ -9,7 +9,7 @@ import { writePartitionIndexFile } from '../../native-free-io/partition-index-fi
 import { writeStreamIndexFile } from '../../native-free-io/stream-index-file.ts';
 import type { FileIo } from '../../native-free-io/file-io.ts';
 import { EVENT_INDEX_FILE, PARTITION_INDEX_FILE, segmentFile, STREAM_INDEX_FILE } from '../../native-free-io/data-layout.ts';
-import { eventRecordField } from '../../native-free-io/segment-format.ts';
+import { eventRecordField, RECORD_HEADER_BYTES } from '../../native-free-io/segment-format.ts';
 import { EventIdTable } from './event-id-table.ts';
 
 export interface PartitionEntry {
@@ -44,25 +44,44 @@ export class SegmentIndex implements SegmentLookup {
 
   /** Indexes an accepted event record at file offset `offset` whose bytes are at `buf[at..]`. */
   addRecord(buf: Buffer, at: number, offset: number): void {
+    const body = at + RECORD_HEADER_BYTES;
     this.add(
-      eventRecordField.eventId(buf, at),
+      buf,
+      body,
       eventRecordField.partitionId(buf, at),
       eventRecordField.partitionSequence(buf, at),
       eventRecordField.streamId(buf, at),
-      eventRecordField.partitionKey(buf, at),
+      buf,
+      body + 16,
       eventRecordField.streamVersion(buf, at),
       offset,
     );
   }
 
-  add(eventId: Uint8Array, partitionId: number, sequence: number, streamId: string, partitionKey: Uint8Array, version: number, offset: number): void {
-    this.events.add(eventId, offset);
+  /**
+   * Indexes one event: its id is the 16 bytes at `eventId[eventIdAt..]`, its partition key those at
+   * `partitionKey[partitionKeyAt..]` (both copied; the arrays may be reused afterwards).
+   */
+  add(
+    eventId: Uint8Array,
+    eventIdAt: number,
+    partitionId: number,
+    sequence: number,
+    streamId: string,
+    partitionKey: Uint8Array,
+    partitionKeyAt: number,
+    version: number,
+    offset: number,
+  ): void {
+    this.events.add(eventId, eventIdAt, offset);
     const p = this.partitions.get(partitionId);
     if (p === undefined) this.partitions.set(partitionId, { firstSequence: sequence, offsets: [offset] });
     else p.offsets.push(offset);
     const s = this.streams.get(streamId);
-    if (s === undefined) this.streams.set(streamId, { partitionKey: Uint8Array.from(partitionKey), firstVersion: version, offsets: [offset] });
-    else s.offsets.push(offset);
+    if (s === undefined) {
+      // A copy (Buffer#slice would be a view of a buffer the caller reuses).
+      this.streams.set(streamId, { partitionKey: Uint8Array.prototype.slice.call(partitionKey, partitionKeyAt, partitionKeyAt + 16), firstVersion: version, offsets: [offset] });
+    } else s.offsets.push(offset);
   }
 
   eventOffset(eventId: Uint8Array): number | undefined {

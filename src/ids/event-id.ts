@@ -25,7 +25,26 @@ function randomBytes(out: Uint8Array, offset: number, length: number): void {
   poolOffset += length;
 }
 
-export function generateEventId(partitionHash: number, nowMs: number = Date.now(), out: UuidBytes = new Uint8Array(16)): UuidBytes {
+const ID_SLAB_BYTES = 64 * 1024;
+let idSlab = new ArrayBuffer(ID_SLAB_BYTES);
+let idSlabOffset = 0;
+
+/**
+ * 16 bytes for a new id: a view into a shared slab rather than a Uint8Array of its own, since an ArrayBuffer per
+ * id (two per append) is among the dearest allocations on the append path. A slab is freed once no id in it is
+ * referenced.
+ */
+function newIdBytes(): UuidBytes {
+  if (idSlabOffset + 16 > ID_SLAB_BYTES) {
+    idSlab = new ArrayBuffer(ID_SLAB_BYTES);
+    idSlabOffset = 0;
+  }
+  const id = new Uint8Array(idSlab, idSlabOffset, 16);
+  idSlabOffset += 16;
+  return id;
+}
+
+export function generateEventId(partitionHash: number, nowMs: number = Date.now(), out: UuidBytes = newIdBytes()): UuidBytes {
   randomBytes(out, 6, 10);
   // 48-bit big-endian milliseconds.
   const hi = Math.floor(nowMs / 0x1_0000_0000);
@@ -42,7 +61,7 @@ export function generateEventId(partitionHash: number, nowMs: number = Date.now(
   return out;
 }
 
-export function generateTransactionId(eventCount: number, out: UuidBytes = new Uint8Array(16)): UuidBytes {
+export function generateTransactionId(eventCount: number, out: UuidBytes = newIdBytes()): UuidBytes {
   randomBytes(out, 0, 16);
   out[6] = (out[6] & 0x0f) | 0x40; // version 4
   out[8] = (out[8] & 0x3f) | 0x80; // variant 10

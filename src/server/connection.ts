@@ -36,7 +36,7 @@ import { RespEncoder } from '../protocol/resp-encoder.ts';
 import { errorCode, ProtocolError, ReplyError } from '../protocol/reply-error.ts';
 import { RespRequestParser } from '../protocol/resp-request-parser.ts';
 import { checkAuthenticated, resolveCommand } from '../commands/command-table.ts';
-import type { CommandContext, ConnectionState, Reply, ServerCounters, ServerInfo } from '../commands/command.ts';
+import type { CommandContext, ConnectionState, PendingReply, Reply, ServerCounters, ServerInfo } from '../commands/command.ts';
 
 export interface ConnectionLimits {
   /** Unanswered commands at which reading stops. */
@@ -79,12 +79,40 @@ export interface ConnectionOptions {
 /** How long a connection closed by QUIT or a protocol error waits for the client to close its side. */
 const CLOSE_LINGER_MS = 2000;
 
-/** One entry of the ordered reply queue. */
-class Slot {
+/**
+ * One entry of the ordered reply queue: a reply (ready, or filled in when its promise settles), or a PendingReply
+ * the command completes itself (`write` + `value`, or `error`); `settled` then tells the connection.
+ */
+class Slot implements PendingReply {
   reply: Reply | undefined;
   closeAfter = false;
-  constructor(reply: Reply | undefined) {
+  write: ((e: RespEncoder, value: never) => void) | undefined = undefined;
+  value: unknown = undefined;
+  error: unknown = undefined;
+  failed = false;
+  readonly #settled: (() => void) | undefined;
+
+  constructor(reply: Reply | undefined, settled?: () => void) {
     this.reply = reply;
+    this.#settled = settled;
+  }
+
+  get ready(): boolean {
+    return this.reply !== undefined || this.write !== undefined || this.failed;
+  }
+
+  resolve<T>(write: (e: RespEncoder, value: T) => void, value: T): void {
+    if (this.ready) throw new Error('a pending reply was completed twice');
+    this.value = value;
+    this.write = write as (e: RespEncoder, value: never) => void;
+    this.#settled?.();
+  }
+
+  reject(error: unknown): void {
+    if (this.ready) throw new Error('a pending reply was completed twice');
+    this.error = error;
+    this.failed = true;
+    this.#settled?.();
   }
 }
 
@@ -150,6 +178,17 @@ export class Connection implements ConnectionState {
     this.#closeRequested = true;
   }
 
+  later(): PendingReply {
+    const slot = new Slot(undefined, this.#advanceBound);
+    this.#queue.push(slot);
+    this.#laterSlot = slot;
+    return slot;
+  }
+
+  /** The slot `later()` made for the command now executing (so #onRequest does not add another). */
+  #laterSlot: Slot | undefined = undefined;
+  readonly #advanceBound = (): void => this.#advance();
+
   push(write: Reply): boolean {
     if (this.closed) return false;
     if (this.#socket.writableLength + this.#encoder.length > this.#o.limits.pushOutputBytesMax) {
@@ -189,25 +228,44 @@ export class Connection implements ConnectionState {
   readonly #onRequest = (request: Buffer[]): void => {
     if (this.#closing) return;
     this.#o.counters.commandsProcessed++;
-    let result: Reply | Promise<Reply>;
+    let result: Reply | Promise<Reply> | PendingReply;
+    this.#laterSlot = undefined;
     try {
       const { descriptor, args } = resolveCommand(request);
       checkAuthenticated(descriptor, this, this.#o.config);
       result = descriptor.execute(this.#ctx, args);
-      if (typeof result !== 'function' && typeof (result as Partial<Promise<Reply>> | undefined)?.then !== 'function') {
+      if (result !== this.#laterSlot && typeof result !== 'function' && typeof (result as Partial<Promise<Reply>> | undefined)?.then !== 'function') {
         throw new Error(`${descriptor.name} returned neither a reply nor a promise of one`);
       }
     } catch (err) {
+      const later = this.#laterSlot as Slot | undefined;
+      if (later !== undefined) {
+        // The command took a place in the order and then failed before completing it: answer there.
+        this.#laterSlot = undefined;
+        if (!later.ready) later.reject(err);
+        return;
+      }
       result = this.#errorReply(err);
+    }
+    if (result === this.#laterSlot) {
+      this.#laterSlot = undefined;
+      if (this.#closeRequested) {
+        this.#closeRequested = false;
+        this.#closing = true;
+        (result as Slot).closeAfter = true;
+      }
+      // It may have completed already (a synchronous failure): encode what is ready.
+      if ((result as Slot).ready) this.#advance();
+      return;
     }
     if (this.#closeRequested) {
       this.#closeRequested = false;
       this.#closing = true;
-      const slot = this.#add(result, true);
+      const slot = this.#add(result as Reply | Promise<Reply>, true);
       slot.closeAfter = true;
       return;
     }
-    this.#add(result, false);
+    this.#add(result as Reply | Promise<Reply>, false);
   };
 
   #failProtocol(error: ProtocolError): void {
@@ -259,9 +317,10 @@ export class Connection implements ConnectionState {
     let progressed = false;
     while (this.#head < queue.length) {
       const slot = queue[this.#head];
-      if (slot.reply === undefined) break;
+      if (!slot.ready) break;
       queue[this.#head++] = undefined as unknown as Slot;
-      this.#encode(slot.reply);
+      if (slot.write !== undefined) this.#encodeWith(slot.write, slot.value as never);
+      else this.#encode(slot.reply ?? this.#errorReply(slot.error));
       progressed = true;
       if (slot.closeAfter) {
         this.#flush();
@@ -292,6 +351,20 @@ export class Connection implements ConnectionState {
       reply(e);
     } catch (err) {
       // A reply writer failed half-way: drop what it wrote, so the stream stays well-formed.
+      e.truncate(mark);
+      this.#o.logger.error({ connection: this.id, err }, 'reply writer failed');
+      this.#o.counters.errorReplies++;
+      e.error('ERR internal error while writing the reply');
+    }
+  }
+
+  /** #encode for a PendingReply's writer and value. */
+  #encodeWith<T>(write: (e: RespEncoder, value: T) => void, value: T): void {
+    const e = this.#encoder;
+    const mark = e.length;
+    try {
+      write(e, value);
+    } catch (err) {
       e.truncate(mark);
       this.#o.logger.error({ connection: this.id, err }, 'reply writer failed');
       this.#o.counters.errorReplies++;

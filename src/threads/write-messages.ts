@@ -37,6 +37,27 @@ const REQUEST_HEAD_BYTES = 8;
 const APPEND_HEAD_BYTES = 44;
 const EVENT_HEAD_BYTES = 48;
 
+/**
+ * Positions in an append request frame, for a reader that works on the frame in place (the bucket writer stages
+ * straight from it, with no object per event). `event*` offsets are relative to an event's head; the head's
+ * variable bytes (stream id, event name, metadata, payload, back to back) start at `EVENT_HEAD_BYTES`.
+ */
+export const appendFrame = {
+  PARTITION_ID_AT: 8,
+  EVENT_COUNT_AT: 10,
+  PARTITION_KEY_AT: 12,
+  TRANSACTION_ID_AT: 28,
+  FIRST_EVENT_AT: APPEND_HEAD_BYTES,
+  EVENT_HEAD_BYTES,
+  EVENT_EXPECTED_KIND_AT: 16,
+  EVENT_STREAM_ID_BYTES_AT: 17,
+  EVENT_NAME_BYTES_AT: 18,
+  EVENT_METADATA_BYTES_AT: 20,
+  EVENT_PAYLOAD_BYTES_AT: 24,
+  EVENT_EXPECTED_VERSION_AT: 32,
+  EVENT_TIMESTAMP_AT: 40,
+} as const;
+
 export function appendRequestBytes(t: TransactionRequest): number {
   let n = APPEND_HEAD_BYTES;
   for (const e of t.events) n += EVENT_HEAD_BYTES + e.streamId.length + e.eventName.length + e.metadata.length + e.payload.length;
@@ -93,43 +114,6 @@ export interface RequestHead {
 
 export function decodeRequestHead(frame: Buffer): RequestHead {
   return { type: frame[0], bucketId: frame.readUInt16LE(2), requestId: frame.readUInt32LE(4) };
-}
-
-/**
- * Decodes an append request. Ids are copied (the writer keeps them past the frame's life); stream id, event name,
- * metadata and payload are views into the frame, valid only until the frame is released, which is after the
- * writer has staged (copied) them.
- */
-export function decodeAppendRequest(frame: Buffer): TransactionRequest {
-  const count = frame.readUInt16LE(10);
-  const events: EventRequest[] = new Array(count);
-  let p = APPEND_HEAD_BYTES;
-  for (let i = 0; i < count; i++) {
-    const streamIdLength = frame[p + 17];
-    const eventNameLength = frame[p + 18];
-    const metadataLength = frame.readUInt32LE(p + 20);
-    const payloadLength = frame.readUInt32LE(p + 24);
-    const eventId = Uint8Array.prototype.slice.call(frame, p, p + 16);
-    const expectedKind = frame[p + 16];
-    const expectedVersion = frame.readDoubleLE(p + 32);
-    const timestampMs = frame.readDoubleLE(p + 40);
-    p += EVENT_HEAD_BYTES;
-    const streamId = frame.subarray(p, p + streamIdLength);
-    p += streamIdLength;
-    const eventName = frame.subarray(p, p + eventNameLength);
-    p += eventNameLength;
-    const metadata = frame.subarray(p, p + metadataLength);
-    p += metadataLength;
-    const payload = frame.subarray(p, p + payloadLength);
-    p += payloadLength;
-    events[i] = { eventId, streamId, eventName, expectedKind, expectedVersion, timestampMs, metadata, payload };
-  }
-  return {
-    partitionId: frame.readUInt16LE(8),
-    partitionKey: Uint8Array.prototype.slice.call(frame, 12, 28),
-    transactionId: Uint8Array.prototype.slice.call(frame, 28, 44),
-    events,
-  };
 }
 
 export function appendCompletionBytes(o: TransactionOutcome): number {

@@ -1190,10 +1190,12 @@ function rebuildIndexFiles(io: FileIo, dir: string, bucketId: number, segmentId:
   for (let i = 0; i < events.length; i++) {
     index.add(
       Buffer.from(events.eventIds[i], 'latin1'),
+      0,
       events.partitionIds[i],
       events.sequences[i],
       events.streamId(i),
       Buffer.from(events.partitionKey(i), 'latin1'),
+      0,
       events.versions[i],
       events.offsets[i],
     );

@@ -4,7 +4,7 @@
  * with the reply parser. Wire frames are checked byte for byte where SierraDB fixes them.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CommandContext, CommandDescriptor, ConnectionState, Reply } from '../../src/commands/command.ts';
+import type { CommandContext, CommandDescriptor, ConnectionState, PendingReply, Reply } from '../../src/commands/command.ts';
 import { eack } from '../../src/commands/eack.ts';
 import { epsub } from '../../src/commands/epsub.ts';
 import { esub } from '../../src/commands/esub.ts';
@@ -33,6 +33,18 @@ class FakeConnection implements ConnectionState {
   pending = 0;
 
   closeAfterReply(): void {}
+
+  /** The PendingReply of the command being run, settled into a promise of its reply. */
+  lastLater: { pending: PendingReply; reply: Promise<Reply> } | undefined;
+
+  later(): PendingReply {
+    let pending!: PendingReply;
+    const reply = new Promise<Reply>((resolve, reject) => {
+      pending = { resolve: (write, value) => resolve((e) => write(e, value)), reject };
+    });
+    this.lastLater = { pending, reply };
+    return pending;
+  }
 
   write(reply: Reply): void {
     reply(this.encoder);
@@ -91,7 +103,8 @@ async function setup(): Promise<{ db: Database; conn: FakeConnection; run: (d: C
   const run = async (d: CommandDescriptor, ...args: string[]): Promise<RespValue> => {
     const before = conn.values.length;
     try {
-      conn.write(await d.execute(ctx, args.map((a) => Buffer.from(a))));
+      const result = d.execute(ctx, args.map((a) => Buffer.from(a)));
+      conn.write(result === conn.lastLater?.pending ? await conn.lastLater.reply : await (result as Reply | Promise<Reply>));
     } catch (err) {
       if (err instanceof ReplyError) return err;
       throw err;
@@ -141,7 +154,7 @@ describe('subscription commands (fake connection)', () => {
     const { db, conn } = await setup();
     await db.append('s', 'E');
     const ctx = { db, config: {} as Config, connection: conn, server: {} as CommandContext['server'] };
-    const reply = await esub.execute(ctx, [Buffer.from('s'), Buffer.from('FROM'), Buffer.from('0')]);
+    const reply = (await esub.execute(ctx, [Buffer.from('s'), Buffer.from('FROM'), Buffer.from('0')])) as Reply;
     const encoder = new RespEncoder();
     reply(encoder);
     const text = encoder.take().toString('latin1');

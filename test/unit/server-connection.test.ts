@@ -7,7 +7,9 @@ import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { ServerCounters, ServerInfo } from '../../src/commands/command.ts';
 import { configFromTable } from '../../src/config/load-config.ts';
-import type { AppendResult, Database } from '../../src/database.ts';
+import type { AppendCallback, Database } from '../../src/database.ts';
+import type { EventRequest } from '../../src/engine/bucket-writer.ts';
+import { parseUuid } from '../../src/ids/partition-key.ts';
 import { pino } from 'pino';
 import { Connection, connectionLimitsDefault, type ConnectionLimits } from '../../src/server/connection.ts';
 import { encodeCommand } from '../integration/helpers/raw-client.ts';
@@ -61,20 +63,17 @@ function setup(limits: Partial<ConnectionLimits> = {}, table: Record<string, unk
   const appends: PendingAppend[] = [];
   const db = {
     partitionCount: 32,
-    append(streamId: string): Promise<AppendResult> {
-      return new Promise((resolve) => {
-        appends.push({
-          streamId,
-          resolve: (version) =>
-            resolve({
-              eventId: '00000000-0000-4000-8000-000000000000',
-              partitionKey: '00000000-0000-4000-8000-000000000001',
-              partitionId: 0,
-              partitionSequence: version,
-              streamVersion: version,
-              timestampMs: 1,
-            }),
-        });
+    appendWith(streamId: Buffer | string, _eventName: unknown, _options: unknown, done: AppendCallback): void {
+      appends.push({
+        streamId: streamId.toString(),
+        resolve: (version) =>
+          done(undefined, {
+            partitionKey: parseUuid('00000000-0000-4000-8000-000000000001')!,
+            partitionId: 0,
+            event: { eventId: parseUuid('00000000-0000-4000-8000-000000000000')!, timestampMs: 1 } as EventRequest,
+            partitionSequence: version,
+            streamVersion: version,
+          }),
       });
     },
   } as unknown as Database;
