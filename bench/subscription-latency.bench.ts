@@ -15,6 +15,7 @@
  *
  *   npx node bench/subscription-latency.bench.ts [--seconds 3] [--history 100000] [--fanout 1000] [--quick]
  */
+import { SERVER_NODE_FLAGS } from '../src/cli/node-flags.ts';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import net from 'node:net';
@@ -44,7 +45,7 @@ let checksum = 0;
 const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 
 async function startServer(dir: string): Promise<{ port: number; stop: () => Promise<void> }> {
-  const proc = spawn(process.execPath, [MAIN, '--dir', dir, '--client-address', '127.0.0.1:0', '--log-format', 'json', '--log', 'info'], {
+  const proc = spawn(process.execPath, [...SERVER_NODE_FLAGS, MAIN, '--dir', dir, '--client-address', '127.0.0.1:0', '--log-format', 'json', '--log', 'info'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

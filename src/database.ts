@@ -26,6 +26,7 @@ import { expectedKindOf, type ExpectedVersion } from './engine/expected-version.
 import { forEachRecord, StoreReader, type RecordBatch } from './engine/store-reader.ts';
 import { SharedState } from './threads/shared-state.ts';
 import { TwoGenerationCache } from './engine/two-generation-cache.ts';
+import { compareBytes, murmur3x32 } from '../native-free-io/key-hash.ts';
 
 export type { ExpectedVersion } from './engine/expected-version.ts';
 export { EngineError, CorruptRecordError } from './engine/engine-error.ts';
@@ -159,7 +160,7 @@ export class Database {
   readonly #writes: WriteBackend;
   readonly #reads: ReadBackend;
   /** Derived partition keys of recently appended streams: a UUIDv5 is a SHA-1, too dear to compute per append. */
-  readonly #derivedKeys = new TwoGenerationCache<string, Uint8Array>(65_536);
+  readonly #derivedKeys = new TwoGenerationCache<number, { streamId: Uint8Array; partitionKey: Uint8Array }>(65_536);
   readonly #appendedListeners: AppendedListener[] = [];
   #closed = false;
 
@@ -280,14 +281,14 @@ export class Database {
   }
 
   #derivedKey(streamId: Buffer): Uint8Array {
-    // latin1 maps each byte to one character: a cheap, exact key for the bytes.
-    const cacheKey = streamId.toString('latin1');
-    let key = this.#derivedKeys.get(cacheKey);
-    if (key === undefined) {
-      key = partitionKeyForStream(streamId);
-      this.#derivedKeys.set(cacheKey, key);
-    }
-    return key;
+    // Keyed by a hash of the bytes (no string per append); the entry keeps the bytes to rule out a collision,
+    // which then just computes the key (and takes the slot).
+    const hash = murmur3x32(streamId, DERIVED_KEY_SEED);
+    const entry = this.#derivedKeys.get(hash);
+    if (entry !== undefined && compareBytes(entry.streamId, streamId) === 0) return entry.partitionKey;
+    const partitionKey = partitionKeyForStream(streamId);
+    this.#derivedKeys.set(hash, { streamId: Uint8Array.prototype.slice.call(streamId), partitionKey });
+    return partitionKey;
   }
 
   #eventRequest(streamIdBytes: Buffer, eventNameBytes: Buffer, o: AppendOptions, hash: number, now: number): EventRequest {
@@ -492,6 +493,8 @@ function toUuid(value: Bytes, what: string): Uint8Array {
   if (u === undefined) throw new EngineError('INVALIDARG', `invalid ${what}: '${value}' is not a UUID`);
   return u;
 }
+
+const DERIVED_KEY_SEED = 0x5eed_5d8;
 
 /** Text as UTF-8 bytes; bytes as they are (as a Buffer view), once checked to be UTF-8. */
 function utf8Bytes(value: string | Uint8Array, what: string): Buffer {

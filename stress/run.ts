@@ -25,6 +25,7 @@
  * required), bit flips (stop, flip, verify, start), disk full (the data directory is a loop-mounted ext4 image;
  * a filler file takes the free space, then is deleted).
  */
+import { SERVER_NODE_FLAGS } from '../src/cli/node-flags.ts';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -247,6 +248,7 @@ class ServerHandle {
 
   async start(): Promise<void> {
     const args = [
+      ...SERVER_NODE_FLAGS,
       MAIN,
       'serve',
       '--dir', this.dir,

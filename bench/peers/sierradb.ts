@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import packageJson from '../../package.json' with { type: 'json' };
+import { SERVER_NODE_FLAGS } from '../../src/cli/node-flags.ts';
 import { freshDir, sleep, spawnServer, stopChild, waitForResp, type RunningServer, type Unavailable } from './common.ts';
 
 export const sierraMain = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -22,7 +23,7 @@ export async function startSierra(options: SierraOptions = {}): Promise<RunningS
   const dir = freshDir('sierradb-bench-sierra', options.dataRoot);
   const logFile = path.join(dir, 'server.log');
   const dataDir = path.join(dir, 'data');
-  const child = spawnServer(process.execPath, [sierraMain, '--dir', dataDir, '--client-address', '127.0.0.1:0', ...(options.args ?? [])], logFile);
+  const child = spawnServer(process.execPath, [...SERVER_NODE_FLAGS, sierraMain, '--dir', dataDir, '--client-address', '127.0.0.1:0', ...(options.args ?? [])], logFile);
   const timeoutMs = options.startTimeoutMs ?? 30_000;
   const deadline = Date.now() + timeoutMs;
   let port = 0;

@@ -71,11 +71,11 @@ export function encodeAppendRequest(target: Buffer, bucketId: number, requestId:
   target.writeUInt32LE(requestId, 4);
   target.writeUInt16LE(t.partitionId, 8);
   target.writeUInt16LE(t.events.length, 10);
-  target.set(t.partitionKey, 12);
-  target.set(t.transactionId, 28);
+  copyBytes(target, 12, t.partitionKey);
+  copyBytes(target, 28, t.transactionId);
   let p = APPEND_HEAD_BYTES;
   for (const e of t.events) {
-    target.set(e.eventId, p);
+    copyBytes(target, p, e.eventId);
     target[p + 16] = e.expectedKind;
     target[p + 17] = e.streamId.length;
     target[p + 18] = e.eventName.length;
@@ -86,15 +86,19 @@ export function encodeAppendRequest(target: Buffer, bucketId: number, requestId:
     target.writeDoubleLE(e.expectedVersion, p + 32);
     target.writeDoubleLE(e.timestampMs, p + 40);
     p += EVENT_HEAD_BYTES;
-    target.set(e.streamId, p);
-    p += e.streamId.length;
-    target.set(e.eventName, p);
-    p += e.eventName.length;
-    target.set(e.metadata, p);
-    p += e.metadata.length;
-    target.set(e.payload, p);
-    p += e.payload.length;
+    p = copyBytes(target, p, e.streamId);
+    p = copyBytes(target, p, e.eventName);
+    p = copyBytes(target, p, e.metadata);
+    p = copyBytes(target, p, e.payload);
   }
+}
+
+/** Copies `source` to `target[at..]` and returns the end; a loop for short arrays (TypedArray#set costs ~50 ns a call). */
+function copyBytes(target: Uint8Array, at: number, source: Uint8Array): number {
+  const n = source.length;
+  if (n > 64) target.set(source, at);
+  else for (let k = 0; k < n; k++) target[at + k] = source[k];
+  return at + n;
 }
 
 export function encodeControlRequest(target: Buffer, type: number, bucketId: number, requestId: number): void {

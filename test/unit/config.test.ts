@@ -31,7 +31,7 @@ const emptyCwd = path.join(scratch, 'empty-cwd');
 mkdirSync(emptyCwd);
 /** An environment with nothing but a home directory, and no config file to discover. */
 const baseEnv = { HOME: '/home/alice' };
-const opts: LoadOptions = { cwd: emptyCwd, stdoutIsTty: false, platform: 'linux' };
+const opts: LoadOptions = { cwd: emptyCwd, stdoutIsTty: false, platform: 'linux', cpuCount: 4 };
 
 function ok(result: LoadResult): Config {
   if (!result.ok) throw new Error(`expected a config, got errors:\n${result.errors.join('\n')}`);
@@ -94,13 +94,16 @@ describe('defaults', () => {
   });
 
   it('derives threads.write from bucket.count and replication.factor from node.count', () => {
-    const c = ok(loadConfig(['--bucket-count', '8', '-n', '5', '-i', '2'], baseEnv, opts));
+    const c = ok(loadConfig(['--bucket-count', '8', '-n', '5', '-i', '2'], baseEnv, { ...opts, cpuCount: 64 }));
     expect(c.threads.write).toBe(8);
+    // Up to the number of cores: 8 buckets on 2 cores get 2 writers, on 6 cores 4 (a divisor of 8).
+    expect(ok(loadConfig(['--bucket-count', '8'], baseEnv, { ...opts, cpuCount: 2 })).threads.write).toBe(2);
+    expect(ok(loadConfig(['--bucket-count', '8'], baseEnv, { ...opts, cpuCount: 6 })).threads.write).toBe(4);
     expect(c.replication.factor).toBe(3);
     const two = ok(loadConfig(['-n', '2', '-i', '1'], baseEnv, opts));
     expect(two.replication.factor).toBe(2);
     // 2000 buckets: the largest divisor of 2000 not above 1024.
-    const many = ok(loadConfig(['--bucket-count', '2000', '--partition-count', '4000'], baseEnv, opts));
+    const many = ok(loadConfig(['--bucket-count', '2000', '--partition-count', '4000'], baseEnv, { ...opts, cpuCount: 4096 }));
     expect(many.threads.write).toBe(1000);
   });
 

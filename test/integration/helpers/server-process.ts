@@ -2,6 +2,7 @@
  * Starts the real server (`src/cli/main.ts`) as a child process on port 0 and reads the bound port from its
  * start-up log line (`msg: "listening"`). Each test file gets its own temporary data directory.
  */
+import { SERVER_NODE_FLAGS } from '../../../src/cli/node-flags.ts';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -60,6 +61,7 @@ export function removeTempDirs(): void {
 export async function startServer(o: StartOptions = {}): Promise<ServerProcess> {
   const dir = o.dir ?? path.join(tempDir(), 'db');
   const args = [
+    ...SERVER_NODE_FLAGS,
     MAIN,
     '--dir',
     dir,
