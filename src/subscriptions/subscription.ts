@@ -54,6 +54,12 @@ interface SourceBase {
 
 interface PartitionSource extends SourceBase {
   readonly kind: 'partition';
+  /**
+   * Read-ahead: the next page, asked for as soon as the previous one was taken (not at the next round), so the
+   * read workers always have the next pages of a catch-up in hand. `gen` and `watermark` are those the read
+   * started under, which is what its page may be trusted for; it is used only if it starts at `next`.
+   */
+  ahead: { from: number; gen: number; watermark: number; page: Promise<EventPage> } | undefined;
 }
 
 interface StreamSource extends SourceBase {
@@ -145,7 +151,7 @@ export class Subscription implements Wakeable {
       const latest = spec.from === 'latest';
       const watermark = state.watermark(spec.partitionId);
       if (spec.kind === 'partition') {
-        return { kind: 'partition', partitionId: spec.partitionId, next: latest ? watermark : (spec.from as number), seenGen: -1, averageBytes: 0 };
+        return { kind: 'partition', partitionId: spec.partitionId, next: latest ? watermark : (spec.from as number), seenGen: -1, averageBytes: 0, ahead: undefined };
       }
       return {
         kind: 'stream',
@@ -230,6 +236,9 @@ export class Subscription implements Wakeable {
     this.#onClosed?.(this);
   }
 
+  /** Pages asked for ahead (PartitionSource.ahead), for tests and INFO. */
+  readsAhead = 0;
+
   #addNews(i: number): void {
     if (this.#inNews[i] === 1) return;
     this.#inNews[i] = 1;
@@ -257,7 +266,7 @@ export class Subscription implements Wakeable {
           // turn, and share them (PageReader). A source that is not caught up afterwards goes back on the list.
           const taken = this.#news.length <= READS_PER_ROUND_MAX ? this.#news : this.#news.slice(0, READS_PER_ROUND_MAX);
           this.#news = taken === this.#news ? [] : this.#news.slice(READS_PER_ROUND_MAX);
-          const batch: { i: number; gen: number; watermark: number; tail: boolean; page: Promise<EventPage> }[] = [];
+          const batch: { i: number; gen: number; watermark: number; tail: boolean; page: Promise<EventPage>; stale: boolean }[] = [];
           for (const i of taken) {
             this.#inNews[i] = 0;
             const s = sources[i];
@@ -268,6 +277,14 @@ export class Subscription implements Wakeable {
             let page: Promise<EventPage>;
             let tail = false;
             if (s.kind === 'partition') {
+              const ahead = s.ahead;
+              s.ahead = undefined;
+              if (ahead !== undefined && ahead.from === s.next) {
+                // A page read under an older generation serves its events, but cannot show the source caught up
+                // as of `gen` (the wake that brought it here may be for events it missed): `stale` re-reads then.
+                batch.push({ i, gen: ahead.gen, watermark: ahead.watermark, tail, page: ahead.page, stale: ahead.gen !== gen });
+                continue;
+              }
               page = this.#hub.reader.partition(s.partitionId, s.next, count, gen);
             } else if (s.tailFrom >= 0 && watermark - s.tailFrom <= TAIL_GAP_MAX_EVENTS) {
               tail = true;
@@ -276,9 +293,9 @@ export class Subscription implements Wakeable {
               page = this.#hub.reader.stream(s.streamId, s.partitionKey, s.keyText, s.next, count, gen);
             }
             page.catch(() => {}); // awaited below; a failure is handled there, once
-            batch.push({ i, gen, watermark, tail, page });
+            batch.push({ i, gen, watermark, tail, page, stale: false });
           }
-          for (const { i, gen, watermark, tail, page: pagePromise } of batch) {
+          for (const { i, gen, watermark, tail, page: pagePromise, stale } of batch) {
             const s = sources[i];
             const page = await pagePromise;
             if (this.#closed) return;
@@ -298,12 +315,13 @@ export class Subscription implements Wakeable {
             const r = this.#take(s, page);
             if (r < 0) return; // the receiver is gone
             sent += r;
-            if (s.next === this.#pageEnd(s, page) && !page.hasMore) {
+            if (s.next === this.#pageEnd(s, page) && !page.hasMore && !stale) {
               s.seenGen = gen;
               // Every event of the stream below the watermark seen with `gen` was readable to this read.
               if (s.kind === 'stream') s.tailFrom = Math.max(watermark, s.minSequence);
             } else {
               this.#addNews(i);
+              if (s.kind === 'partition' && page.hasMore) this.#readAhead(s);
             }
           }
         }
@@ -331,6 +349,18 @@ export class Subscription implements Wakeable {
       this.close();
       this.#sink.ended(err instanceof Error ? err.message : String(err));
     }
+  }
+
+  /** Starts reading the partition source's next page now (see PartitionSource.ahead). */
+  #readAhead(s: PartitionSource): void {
+    const credit = this.#credit();
+    if (credit <= 0) return;
+    const gen = this.#hub.gen(s.partitionId);
+    const watermark = this.#hub.watermark(s.partitionId);
+    const page = this.#hub.reader.partition(s.partitionId, s.next, Math.min(credit, pageEventsFor(s.averageBytes)), gen);
+    page.catch(() => {}); // awaited when used; an unused one's failure is nobody's
+    s.ahead = { from: s.next, gen, watermark, page };
+    this.readsAhead++;
   }
 
   /**

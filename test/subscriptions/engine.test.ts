@@ -81,6 +81,28 @@ describe('subscription engine (in-process)', () => {
     sub.close();
   });
 
+  it('catch-up over several pages per partition reads ahead, exactly once, while appends continue', async () => {
+    const db = await fresh();
+    await appendSpread(db, 20_000, 'deep'); // ~625 events a partition: three pages each
+    const { sub, sink } = subscribe(db, allPartitions(db, 0), 1000);
+    sink.onSend = (_first, last) => setImmediate(() => sub.ack(last));
+    let appended = 20_000;
+    for (let wave = 0; wave < 10; wave++) {
+      await appendSpread(db, 200, `later${wave}`);
+      appended += 200;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await waitFor(() => sink.received.length >= appended, `${appended} events`);
+    await settle();
+    expect(sink.received.length).toBe(appended);
+    expect(sub.readsAhead).toBeGreaterThan(0);
+    checkCursors(sink.received);
+    const counts = checkPartitions(sink.received);
+    for (let p = 0; p < 32; p++) expect(counts.get(p)).toBe(db.sharedState.watermark(p));
+    checkStreams(sink.received);
+    sub.close();
+  });
+
   it('window without acks: exactly `window` events, then nothing until EACK', async () => {
     const db = await fresh();
     await appendSpread(db, 500);
