@@ -9,7 +9,10 @@
  *        the load generator (bench/load) with the same clients and pipelines against all three
  *          (PostgreSQL: append_event(), which enforces the expected version; with --expected-versions too);
  *   2. read path: a 10,000-event stream paged 100 at a time by one client (ESCAN vs XRANGE vs SELECT ... LIMIT);
- *   3. catch-up: `EPSUB * FROM 0` over 1,000,000 stored events (events/s).
+ *   3. catch-up: `EPSUB * FROM 0` over 1,000,000 stored events (events/s);
+ *   4. scale (ours alone): 10,000,000 appends in 10 timed runs (the last run's rate against the first's, target
+ *      within ±10%), then a clean stop and a restart on the same store (ms to the first PONG, target < 2 s), which
+ *      must then report every event (bench/load/scale.ts). `--scale-events 0` skips it.
  *
  * Then a table of ratios (ours ÷ peer) with the issue's targets marked met or missed, and the whole record in
  * bench/results/<date>.json. The clients run on the same cores as the servers, as the peers' own benchmarks do.
@@ -24,9 +27,10 @@ import net from 'node:net';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { measureCatchUp } from './load/catch-up.ts';
+import { measureScale, type ScaleResult } from './load/scale.ts';
 import { makePayload, seededRandom } from './load/key-distribution.ts';
 import { runLoad, type LoadOptions, type LoadSummary } from './load/load-generator.ts';
-import type { RunningServer } from './peers/common.ts';
+import { freshDir, type RunningServer } from './peers/common.ts';
 import { machineFacts, type MachineFacts } from './peers/machine.ts';
 import { findPostgres, startPostgres, type PostgresServer, type PostgresTools } from './peers/postgres.ts';
 import { runRedisBenchmark } from './peers/redis-benchmark.ts';
@@ -55,6 +59,8 @@ const argv = await yargs(hideBin(process.argv))
     'page-size': { type: 'number', default: 100 },
     'catch-up-events': { type: 'number', describe: 'events stored before EPSUB * FROM 0 (default 1,000,000, quick 20,000)' },
     'catch-up-window': { type: 'number', default: 10_000 },
+    'scale-events': { type: 'number', describe: 'events appended for the scale run (default 10,000,000, quick 100,000; 0 skips it)' },
+    'scale-chunks': { type: 'number', default: 10, describe: 'timed runs the scale appends are split into' },
     progress: { type: 'boolean', describe: 'print the load generator’s per-second lines (default: not with --quick)' },
   })
   .strict()
@@ -67,6 +73,7 @@ const clients = argv.clients;
 const payloadBytes = argv['payload-bytes'];
 const streams = argv.streams;
 const catchUpEvents = argv['catch-up-events'] ?? (quick ? 20_000 : 1_000_000);
+const scaleEvents = argv['scale-events'] ?? (quick ? 100_000 : 10_000_000);
 const showProgress = argv.progress ?? !quick;
 const selected = new Set<SystemId>(argv.only === undefined ? systems : (argv.only.split(',') as SystemId[]));
 for (const s of selected) if (!systems.includes(s)) throw new Error(`--only: unknown system ${s}`);
@@ -408,6 +415,31 @@ async function catchUp(start: () => Promise<RunningServer>): Promise<void> {
   );
 }
 
+const scaleWorkload = `append ${fmt(scaleEvents)} events, then restart`;
+let scaleResult: ScaleResult | undefined;
+
+async function scale(): Promise<void> {
+  await attempt('sierradb', scaleWorkload, async () => {
+    const dir = freshDir('sierradb-bench-scale', dataRoot);
+    const r = await measureScale({
+      start: () => startSierra({ dataRoot, dir }),
+      events: scaleEvents,
+      chunks: argv['scale-chunks'],
+      clients,
+      streams,
+      payloadBytes,
+      partitionCount: 32,
+      onProgress: showProgress ? (line) => say(`    ${line}`) : undefined,
+    }).finally(() => fs.rmSync(dir, { recursive: true, force: true }));
+    if (r.eventsAfterRestart !== r.events) throw new Error(`after the restart the store reports ${r.eventsAfterRestart} events, not ${r.events}`);
+    scaleResult = r;
+    say(
+      `  sierradb-ts  first ${fmt(r.firstRate)}/s, last ${fmt(r.lastRate)}/s (${r.lastOverFirst.toFixed(2)}×), slowest ÷ fastest ${r.minOverMax.toFixed(2)}; ` +
+        `restart ${fmt(r.restartMs)} ms; ${fmt(r.eventsAfterRestart)} events after it`,
+    );
+  });
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The run, workload by workload: the systems compared in one row are measured one right after the other, so that
 // a change in what else the machine is doing skews a ratio as little as possible. Every RESP measurement gets a
@@ -453,6 +485,10 @@ try {
     say(`\n## catch-up: EPSUB * FROM 0 WINDOW ${argv['catch-up-window']} over ${fmt(catchUpEvents)} stored events`);
     await catchUp(starters.sierradb);
   }
+  if (sierra?.available && scaleEvents > 0) {
+    say(`\n## scale: ${fmt(scaleEvents)} durable appends (load generator -c ${clients} -P 16) in ${argv['scale-chunks']} timed runs, then a restart`);
+    await scale();
+  }
 } finally {
   await pgs?.stop();
 }
@@ -469,6 +505,8 @@ type Ratio = {
   /** A ratio (ours ÷ peer) or, with `absolute`, events/s that ours must reach. */
   target: number | undefined;
   absolute?: true;
+  /** How `target` is checked when not "at least": `within` ±10% of it, `atMost` (a time in ms). */
+  check?: 'within' | 'atMost';
   status: 'met' | 'MISSED' | '—' | 'n/a';
 };
 
@@ -513,12 +551,48 @@ ratios.push({
   status: catchUpRate === undefined ? 'n/a' : catchUpRate >= catchUpTarget ? 'met' : 'MISSED',
 });
 
+if (scaleResult !== undefined) {
+  const r = scaleResult;
+  const drift = r.lastOverFirst;
+  ratios.push({
+    name: `append rate, last ÷ first ${fmt(r.events / r.chunkRates.length)} of ${fmt(r.events)}`,
+    ours: r.lastRate,
+    peer: r.firstRate,
+    peerName: 'first',
+    ratio: drift,
+    target: 1,
+    check: 'within',
+    status: Math.abs(drift - 1) <= 0.1 ? 'met' : 'MISSED',
+  });
+  ratios.push({
+    name: `restart with ${fmt(r.events)} events (ms to first PONG)`,
+    ours: r.restartMs,
+    peer: undefined,
+    peerName: '',
+    ratio: undefined,
+    target: 2000,
+    check: 'atMost',
+    status: r.restartMs <= 2000 ? 'met' : 'MISSED',
+  });
+} else if (scaleEvents > 0) {
+  ratios.push({ name: `scale, ${scaleWorkload}`, ours: undefined, peer: undefined, peerName: '', ratio: undefined, target: undefined, status: 'n/a' });
+}
+
 say(`\n## Ratios (ours ÷ peer, events/s), one run on one machine`);
 const header = `${'measure'.padEnd(62)} ${'ours'.padStart(11)} ${'peer'.padStart(11)} ${'ratio'.padStart(8)} ${'target'.padStart(12)}  status`;
 say(header);
 say('-'.repeat(header.length));
 for (const r of ratios) {
-  const target = r.target === undefined ? '' : r.absolute ? `≥ ${fmt(r.target)}/s` : `≥ ${r.target.toFixed(1)}×`;
+  const target =
+    r.target === undefined
+      ? ''
+      : r.check === 'within'
+        ? '1.0× ± 10%'
+        : r.check === 'atMost'
+          ? `≤ ${fmt(r.target)} ms`
+          : r.absolute
+            ? `≥ ${fmt(r.target)}/s`
+            : `≥ ${r.target.toFixed(1)}×`;
   say(
     `${r.name.padEnd(62)} ${(r.ours === undefined ? '—' : fmt(r.ours)).padStart(11)} ${(r.peer === undefined ? '—' : fmt(r.peer)).padStart(11)} ` +
       `${(r.ratio === undefined ? '—' : r.ratio.toFixed(2) + '×').padStart(8)} ${target.padStart(12)}  ${r.status}`,
@@ -543,13 +617,14 @@ fs.writeFileSync(
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
       quick,
-      settings: { seconds, clients, payloadBytes, streams, scanEvents, pageSize, catchUpEvents, catchUpWindow: argv['catch-up-window'] },
+      settings: { seconds, clients, payloadBytes, streams, scanEvents, pageSize, catchUpEvents, catchUpWindow: argv['catch-up-window'], scaleEvents, scaleChunks: argv['scale-chunks'] },
       machine: facts,
       versions,
       skipped,
       failures,
       ratios,
       measurements,
+      scale: scaleResult,
     },
     null,
     2,

@@ -17,11 +17,19 @@ export function findSierra(): { available: true } | Unavailable {
   return { available: true };
 }
 
-export type SierraOptions = { dataRoot?: string; args?: string[]; startTimeoutMs?: number };
+export type SierraOptions = {
+  dataRoot?: string;
+  args?: string[];
+  startTimeoutMs?: number;
+  /** Reuse this directory (a restart): `data/` inside it is the database, and stop() leaves it in place. */
+  dir?: string;
+};
 
 export async function startSierra(options: SierraOptions = {}): Promise<RunningServer> {
-  const dir = freshDir('sierradb-bench-sierra', options.dataRoot);
+  const dir = options.dir ?? freshDir('sierradb-bench-sierra', options.dataRoot);
   const logFile = path.join(dir, 'server.log');
+  // A restart on the same directory: the previous run's log holds a "listening" line with its old port.
+  fs.rmSync(logFile, { force: true });
   const dataDir = path.join(dir, 'data');
   const child = spawnServer(process.execPath, [...SERVER_NODE_FLAGS, sierraMain, '--dir', dataDir, '--client-address', '127.0.0.1:0', ...(options.args ?? [])], logFile);
   const timeoutMs = options.startTimeoutMs ?? 30_000;
@@ -47,7 +55,7 @@ export async function startSierra(options: SierraOptions = {}): Promise<RunningS
     version: packageJson.version,
     stop: async () => {
       await stopChild(child);
-      fs.rmSync(dir, { recursive: true, force: true });
+      if (options.dir === undefined) fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }

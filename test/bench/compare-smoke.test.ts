@@ -51,6 +51,11 @@ it('bench:compare --quick measures every available system and prints the ratio t
     expect(results.ratios.length).toBeGreaterThan(5);
     expect(results.failures).toEqual([]);
     for (const m of results.measurements) expect(m.eventsPerSecond, `${m.system} ${m.workload}`).toBeGreaterThan(0);
+    // The scale run appended, restarted the server and found every event again.
+    expect(results.scale.events).toBe(results.settings.scaleEvents);
+    expect(results.scale.eventsAfterRestart).toBe(results.scale.events);
+    expect(results.scale.chunkRates).toHaveLength(results.settings.scaleChunks);
+    expect(results.scale.restartMs).toBeGreaterThan(0);
   } finally {
     fs.rmSync(resultsDir, { recursive: true, force: true });
   }
