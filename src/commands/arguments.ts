@@ -73,7 +73,8 @@ export function expectedVersionArg(arg: Buffer): ExpectedVersion {
 export class OptionReader {
   readonly #args: Buffer[];
   #index: number;
-  readonly #seen = new Set<string>();
+  /** Option names seen (few per command: a short array beats a Set made per command). */
+  #seen: string[] | undefined;
 
   constructor(args: Buffer[], start: number) {
     this.#args = args;
@@ -98,9 +99,9 @@ export class OptionReader {
     const nameArg = this.#args[this.#index];
     const name = keyword(nameArg);
     if (!allowed.has(name)) throw invalidArg(`unexpected argument ${show(nameArg)}: expected one of ${[...allowed].join(', ')}`);
-    if (this.#seen.has(name)) throw invalidArg(`${name} already specified`);
+    if (this.#seen?.includes(name) === true) throw invalidArg(`${name} already specified`);
     if (this.#index + 1 >= this.#args.length) throw invalidArg(`${name} requires a value`);
-    this.#seen.add(name);
+    (this.#seen ??= []).push(name);
     const value = this.#args[this.#index + 1];
     this.#index += 2;
     return { name, value };
@@ -108,7 +109,7 @@ export class OptionReader {
 
   /** Starts a new group of options (EMAPPEND: the next event), forgetting which were seen. */
   resetSeen(): void {
-    this.#seen.clear();
+    this.#seen = undefined;
   }
 
   skip(count: number): void {
