@@ -103,9 +103,13 @@ export interface CommittedScanResult {
   droppedEvents: number;
 }
 
+const EMPTY = Buffer.alloc(0);
+/** Where the transaction id sits in an event record's body. */
+const TRANSACTION_ID_AT = 32;
+
 /**
  * Scans from `offset` to `limit`, calling `onTransaction` with the events of each committed transaction in order.
- * Event buffers are valid only during the call (copy what you keep).
+ * The array, its entries and the event buffers are valid only during the call (copy what you keep).
  */
 export function scanCommitted(
   handle: FileHandle,
@@ -114,6 +118,7 @@ export function scanCommitted(
   onTransaction: (events: CommittedEvent[]) => void,
 ): CommittedScanResult {
   const scanner = new SegmentScanner(handle, offset, limit);
+  const one: CommittedEvent[] = [{ offset: 0, length: 0, buf: EMPTY, at: 0 }];
   let committedEnd = offset;
   let pending: CommittedEvent[] = [];
   let pendingTxn: Buffer | undefined;
@@ -140,15 +145,21 @@ export function scanCommitted(
       return { committedEnd, stop: 'corrupt', reason: step.reason, badOffset: droppedEvents > 0 ? pendingStart : step.offset, droppedEvents };
     }
     if (step.kind === RecordKind.event) {
-      const txn = eventRecordField.transactionId(step.buf, step.at);
-      const single = (txn[8] & 0x80) !== 0;
+      // The transaction id's byte 8 MSB: set for a transaction of one event (no commit record follows).
+      const single = (step.buf[step.at + RECORD_HEADER_BYTES + TRANSACTION_ID_AT + 8] & 0x80) !== 0;
       if (single) {
         if (pending.length > 0) dropPending(); // an unfinished transaction cannot be followed by another
-        // Copy the record: the scanner's buffer is reused by the next read.
-        onTransaction([{ offset: step.offset, length: step.length, buf: step.buf, at: step.at }]);
+        // One array and entry for every single-event transaction: valid only during the call, like the buffer.
+        const only = one[0];
+        only.offset = step.offset;
+        only.length = step.length;
+        only.buf = step.buf;
+        only.at = step.at;
+        onTransaction(one);
         committedEnd = step.offset + step.length;
         continue;
       }
+      const txn = eventRecordField.transactionId(step.buf, step.at);
       if (pendingTxn === undefined || !pendingTxn.equals(txn)) {
         dropPending();
         pendingTxn = Buffer.from(txn);

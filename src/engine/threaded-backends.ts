@@ -255,6 +255,7 @@ export async function openThreadedBackends(o: ThreadedBackendOptions): Promise<{
   const perWorker = o.bucketCount / writeThreads;
   const workerOfBucket = Array.from({ length: o.bucketCount }, (_, b) => Math.floor(b / perWorker));
   const handles: WriterHandle[] = [];
+  const ready: Promise<void>[] = [];
   try {
     for (let w = 0; w < writeThreads; w++) {
       const requests = RingQueue.create(REQUEST_RING_BYTES);
@@ -275,10 +276,12 @@ export async function openThreadedBackends(o: ThreadedBackendOptions): Promise<{
       const worker = new Worker(new URL('../../workers/bucket-writer-worker.ts', import.meta.url), { workerData, name: `writer-${w}` });
       const handle = new WriterHandle(worker, requests, completions);
       handles.push(handle);
-      await new Promise<void>((resolve, reject) => {
-        worker.once('message', (m: { type: string; message?: string }) => (m.type === 'ready' ? resolve() : reject(new Error(`write worker ${w} failed to open: ${m.message}`))));
-        worker.once('error', reject);
-      });
+      ready.push(
+        new Promise<void>((resolve, reject) => {
+          worker.once('message', (m: { type: string; message?: string }) => (m.type === 'ready' ? resolve() : reject(new Error(`write worker ${w} failed to open: ${m.message}`))));
+          worker.once('error', reject);
+        }),
+      );
       worker.on('exit', () => {
         handle.exited = true;
         handle.completions.close();
@@ -288,6 +291,8 @@ export async function openThreadedBackends(o: ThreadedBackendOptions): Promise<{
       });
       void handle.completionLoop();
     }
+    // The workers recover their buckets (scan the active segments) in parallel: a restart waits for the slowest.
+    await Promise.all(ready);
   } catch (err) {
     for (const h of handles) await h.worker.terminate();
     throw err;

@@ -31,3 +31,17 @@ it('adds an id from the middle of a larger array (a record or request frame)', (
   expect(table.get(id)).toBe(77);
   expect(table.get(new Uint8Array(16).fill(0xee))).toBeUndefined();
 });
+
+it('keeps answering when ids are added after the first lookup (the table is then grown as it goes)', () => {
+  const table = new EventIdTable();
+  const first = generateEventId(9);
+  expect(table.get(first)).toBeUndefined(); // builds the (empty) table
+  const ids = Array.from({ length: 10_000 }, (_, i) => generateEventId(i & 0xffff, 1_700_000_000_000 + i));
+  ids.forEach((id, i) => {
+    table.add(id, 0, i);
+    if (i % 997 === 0) expect(table.get(id)).toBe(i);
+  });
+  table.add(ids[42], 0, 99_999); // a second entry for an id: the first offset still answers
+  ids.forEach((id, i) => expect(table.get(id)).toBe(i));
+  expect(table.size).toBe(10_001);
+});
