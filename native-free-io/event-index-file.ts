@@ -39,7 +39,7 @@ import { BloomFilter } from './bloom-filter.ts';
 import { type FileHandle, type FileIo, writeFileDurably } from './file-io.ts';
 import { INDEX_CRC_BYTES, IndexFileCorruptError, readExactly, sealIndexChecksum } from './index-file-error.ts';
 import { decodeFanOutAndBloom, openIndexFile } from './index-file-open.ts';
-import { buildFanOut, compareBytes, fanOutBits, fanOutRange, isValidFanOut, keyHash32 } from './key-hash.ts';
+import { buildFanOut, fanOutBits, fanOutRange, isValidFanOut, keyHash32 } from './key-hash.ts';
 import { readU64, writeU64 } from './u64.ts';
 
 export const EVENT_INDEX_MAGIC = 0x58494553; // "SEIX" read as little-endian u32
@@ -108,28 +108,30 @@ function decodeHeader(path: string, header: Buffer, fileBytes: number): EventInd
   return l;
 }
 
+/** Event ids and their record offsets as columns: id i is `ids[16 i .. 16 i + 16]` (the active segment's table). */
+export interface EventIdColumns {
+  count: number;
+  ids: Uint8Array;
+  offsets: ArrayLike<number>;
+}
+
 /**
  * Writes `index.eidx` for `entries` (any order). Several entries may share an event id; `lookup` then returns the
  * smallest offset among them.
  */
-export function writeEventIndexFile(io: FileIo, path: string, entries: Iterable<{ eventId: Uint8Array; offset: number }>): void {
-  const ids: Uint8Array[] = [];
-  const offsets: number[] = [];
-  for (const e of entries) {
-    if (e.eventId.length !== EVENT_ID_BYTES) throw new RangeError(`event id must be ${EVENT_ID_BYTES} bytes, got ${e.eventId.length}`);
-    if (!Number.isSafeInteger(e.offset) || e.offset < 0) throw new RangeError(`record offset must be a non-negative integer, got ${e.offset}`);
-    ids.push(e.eventId);
-    offsets.push(e.offset);
+export function writeEventIndexFile(io: FileIo, path: string, entries: Iterable<{ eventId: Uint8Array; offset: number }> | EventIdColumns): void {
+  const cols = 'count' in entries ? entries : toColumns(entries);
+  const { ids, offsets } = cols;
+  const n = cols.count;
+  for (let i = 0; i < n; i++) {
+    if (!Number.isSafeInteger(offsets[i]) || offsets[i] < 0) throw new RangeError(`record offset must be a non-negative integer, got ${offsets[i]}`);
   }
-  const n = ids.length;
   const hashes = new Uint32Array(n);
-  for (let i = 0; i < n; i++) hashes[i] = keyHash32(ids[i]);
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  order.sort((a, b) => hashes[a] - hashes[b] || compareBytes(ids[a], ids[b]) || offsets[a] - offsets[b]);
+  for (let i = 0; i < n; i++) hashes[i] = keyHash32(ids, EVENT_ID_BYTES * i, EVENT_ID_BYTES);
+  const order = sortedOrder(hashes, ids, offsets);
 
   const bloom = BloomFilter.create(n, EVENT_INDEX_BLOOM_FALSE_POSITIVE_RATE);
-  for (const id of ids) bloom.add(id);
+  for (let i = 0; i < n; i++) bloom.add(ids.subarray(EVENT_ID_BYTES * i, EVENT_ID_BYTES * i + EVENT_ID_BYTES));
   const bloomBytes = bloom.serialize();
   const bits = fanOutBits(n);
   const l = layoutFor(n, bits, bloomBytes.length);
@@ -142,7 +144,7 @@ export function writeEventIndexFile(io: FileIo, path: string, entries: Iterable<
     sortedHashes[r] = hashes[i];
     const at = l.recordsOffset + r * EVENT_INDEX_RECORD_BYTES;
     file.writeUInt32LE(hashes[i], at);
-    file.set(ids[i], at + 4);
+    for (let k = 0; k < EVENT_ID_BYTES; k++) file[at + 4 + k] = ids[EVENT_ID_BYTES * i + k];
     writeU64(file, at + 20, offsets[i]);
   }
   const fanOut = buildFanOut(sortedHashes, bits);
@@ -152,6 +154,56 @@ export function writeEventIndexFile(io: FileIo, path: string, entries: Iterable<
   // Pair assertion: the header we are about to write must pass the same checks `open` makes.
   decodeHeader(path, file.subarray(0, EVENT_INDEX_HEADER_BYTES), file.length);
   writeFileDurably(io, path, file);
+}
+
+function toColumns(entries: Iterable<{ eventId: Uint8Array; offset: number }>): EventIdColumns {
+  const list = [...entries];
+  const ids = new Uint8Array(EVENT_ID_BYTES * list.length);
+  const offsets = new Float64Array(list.length);
+  list.forEach((e, i) => {
+    if (e.eventId.length !== EVENT_ID_BYTES) throw new RangeError(`event id must be ${EVENT_ID_BYTES} bytes, got ${e.eventId.length}`);
+    ids.set(e.eventId, EVENT_ID_BYTES * i);
+    offsets[i] = e.offset;
+  });
+  return { count: list.length, ids, offsets };
+}
+
+/** Up to this many entries are sorted by a packed numeric key (hash · 2^21 + index stays below 2^53). */
+const PACKED_SORT_ENTRIES_MAX = 1 << 21;
+
+/**
+ * Entry indexes in file order: by hash, then id bytes, then offset. A comparator sort of a million entries took
+ * ~0.8 s (most of sealing a segment); sorting packed numbers natively and fixing up the rare runs of equal hashes
+ * takes a tenth of that.
+ */
+function sortedOrder(hashes: Uint32Array, ids: Uint8Array, offsets: ArrayLike<number>): Uint32Array {
+  const n = hashes.length;
+  const order = new Uint32Array(n);
+  const byIdThenOffset = (a: number, b: number): number => compareIdsAt(ids, a, b) || offsets[a] - offsets[b];
+  if (n > PACKED_SORT_ENTRIES_MAX) {
+    for (let i = 0; i < n; i++) order[i] = i;
+    order.sort((a, b) => hashes[a] - hashes[b] || byIdThenOffset(a, b));
+    return order;
+  }
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) keys[i] = hashes[i] * PACKED_SORT_ENTRIES_MAX + i;
+  keys.sort();
+  for (let r = 0; r < n; r++) order[r] = keys[r] % PACKED_SORT_ENTRIES_MAX;
+  for (let r = 0; r < n; ) {
+    let end = r + 1;
+    while (end < n && hashes[order[end]] === hashes[order[r]]) end++;
+    if (end - r > 1) order.subarray(r, end).sort(byIdThenOffset);
+    r = end;
+  }
+  return order;
+}
+
+function compareIdsAt(ids: Uint8Array, a: number, b: number): number {
+  for (let k = 0; k < EVENT_ID_BYTES; k++) {
+    const d = ids[EVENT_ID_BYTES * a + k] - ids[EVENT_ID_BYTES * b + k];
+    if (d !== 0) return d;
+  }
+  return 0;
 }
 
 export class EventIndexFile {

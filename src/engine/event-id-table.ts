@@ -55,6 +55,11 @@ export class EventIdTable {
     return this.get(eventId) !== undefined;
   }
 
+  /** The entries in insertion order as columns (views, valid until the next add). */
+  columns(): { count: number; ids: Uint8Array; offsets: Float64Array } {
+    return { count: this.#count, ids: this.#ids.subarray(0, 16 * this.#count), offsets: this.#offsets.subarray(0, this.#count) };
+  }
+
   /** Entries in insertion order. */
   *entries(): IterableIterator<{ eventId: Uint8Array; offset: number }> {
     for (let i = 0; i < this.#count; i++) yield { eventId: this.#ids.subarray(i * 16, i * 16 + 16), offset: this.#offsets[i] };

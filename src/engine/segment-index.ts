@@ -127,7 +127,7 @@ export class SegmentIndex implements SegmentLookup {
   close(): void {}
 
   writeFiles(io: FileIo, dir: string, bucketId: number, segmentId: number): void {
-    writeEventIndexFile(io, segmentFile(dir, bucketId, segmentId, EVENT_INDEX_FILE), this.events.entries());
+    writeEventIndexFile(io, segmentFile(dir, bucketId, segmentId, EVENT_INDEX_FILE), this.events.columns());
     writePartitionIndexFile(io, segmentFile(dir, bucketId, segmentId, PARTITION_INDEX_FILE), this.partitions);
     writeStreamIndexFile(io, segmentFile(dir, bucketId, segmentId, STREAM_INDEX_FILE), this.streams);
   }
