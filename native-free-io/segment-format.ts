@@ -142,9 +142,17 @@ export function encodeEventRecord(
   /** false: leave the checksum bytes zero (a record for memory only, never written). */
   seal = true,
 ): number {
-  const bodyLength = eventRecordBytes(e.streamId.length, e.eventName.length, e.metadata.length, e.payload.length) - RECORD_HEADER_BYTES;
-  let p = writeEventRecordFixed(target, offset, bodyLength, confirmationCount, e.partitionId, partitionSequence, streamVersion, e.timestampMs,
-    e.streamId.length, e.eventName.length, e.metadata.length, e.payload.length);
+  const h = headScratch;
+  h.partitionId = e.partitionId;
+  h.partitionSequence = partitionSequence;
+  h.streamVersion = streamVersion;
+  h.timestampMs = e.timestampMs;
+  h.streamIdBytes = e.streamId.length;
+  h.eventNameBytes = e.eventName.length;
+  h.metadataBytes = e.metadata.length;
+  h.payloadBytes = e.payload.length;
+  const bodyLength = eventRecordBytes(h.streamIdBytes, h.eventNameBytes, h.metadataBytes, h.payloadBytes) - RECORD_HEADER_BYTES;
+  let p = writeEventRecordFixed(target, offset, bodyLength, confirmationCount, h);
   const body = offset + RECORD_HEADER_BYTES;
   target.set(e.eventId, body);
   target.set(e.partitionKey, body + 16);
@@ -161,6 +169,24 @@ export function encodeEventRecord(
   return RECORD_HEADER_BYTES + bodyLength;
 }
 
+/** An event record's fixed fields besides its ids (EventFields has them with the bytes themselves). */
+export interface EventRecordHead {
+  partitionId: number;
+  partitionSequence: number;
+  streamVersion: number;
+  timestampMs: number;
+  streamIdBytes: number;
+  eventNameBytes: number;
+  metadataBytes: number;
+  payloadBytes: number;
+}
+
+export function newEventRecordHead(): EventRecordHead {
+  return { partitionId: 0, partitionSequence: 0, streamVersion: 0, timestampMs: 0, streamIdBytes: 0, eventNameBytes: 0, metadataBytes: 0, payloadBytes: 0 };
+}
+
+const headScratch = newEventRecordHead();
+
 /**
  * Encodes and seals an event record whose ids and variable bytes are already laid out elsewhere, as in a write
  * request frame: event id, partition key and transaction id (16 bytes each) at `ids[eventIdAt]`,
@@ -170,25 +196,17 @@ export function encodeEventRecord(
 export function encodeEventRecordFrom(
   target: Buffer,
   offset: number,
+  h: EventRecordHead,
   ids: Uint8Array,
   eventIdAt: number,
   partitionKeyAt: number,
   transactionIdAt: number,
-  partitionId: number,
-  partitionSequence: number,
-  streamVersion: number,
-  timestampMs: number,
-  streamIdBytes: number,
-  eventNameBytes: number,
-  metadataBytes: number,
-  payloadBytes: number,
   variable: Buffer,
   variableAt: number,
 ): number {
-  const variableBytes = streamIdBytes + eventNameBytes + metadataBytes + payloadBytes;
+  const variableBytes = h.streamIdBytes + h.eventNameBytes + h.metadataBytes + h.payloadBytes;
   const bodyLength = EVENT_BODY_FIXED_BYTES + variableBytes;
-  const p = writeEventRecordFixed(target, offset, bodyLength, 1, partitionId, partitionSequence, streamVersion, timestampMs,
-    streamIdBytes, eventNameBytes, metadataBytes, payloadBytes);
+  const p = writeEventRecordFixed(target, offset, bodyLength, 1, h);
   const body = offset + RECORD_HEADER_BYTES;
   for (let k = 0; k < 16; k++) {
     target[body + k] = ids[eventIdAt + k];
@@ -201,20 +219,7 @@ export function encodeEventRecordFrom(
 }
 
 /** The record header (checksum left for sealRecord) and the body's fixed fields after the ids; returns where the stream id goes. */
-function writeEventRecordFixed(
-  target: Buffer,
-  offset: number,
-  bodyLength: number,
-  confirmationCount: number,
-  partitionId: number,
-  partitionSequence: number,
-  streamVersion: number,
-  timestampMs: number,
-  streamIdBytes: number,
-  eventNameBytes: number,
-  metadataBytes: number,
-  payloadBytes: number,
-): number {
+function writeEventRecordFixed(target: Buffer, offset: number, bodyLength: number, confirmationCount: number, h: EventRecordHead): number {
   const body = offset + RECORD_HEADER_BYTES;
   target[offset] = encodeConfirmation(confirmationCount);
   target[offset + 1] = 0;
@@ -225,14 +230,14 @@ function writeEventRecordFixed(
   target[offset + 13] = 0;
   target[offset + 14] = 0;
   target[offset + 15] = 0;
-  writeU64(target, body + 48, partitionSequence);
-  writeU64(target, body + 56, streamVersion);
-  writeU64(target, body + 64, timestampMs);
-  target.writeUInt16LE(partitionId, body + 72);
-  target[body + 74] = streamIdBytes;
-  target[body + 75] = eventNameBytes;
-  target.writeUInt32LE(metadataBytes, body + 76);
-  target.writeUInt32LE(payloadBytes, body + 80);
+  writeU64(target, body + 48, h.partitionSequence);
+  writeU64(target, body + 56, h.streamVersion);
+  writeU64(target, body + 64, h.timestampMs);
+  target.writeUInt16LE(h.partitionId, body + 72);
+  target[body + 74] = h.streamIdBytes;
+  target[body + 75] = h.eventNameBytes;
+  target.writeUInt32LE(h.metadataBytes, body + 76);
+  target.writeUInt32LE(h.payloadBytes, body + 80);
   return body + EVENT_BODY_FIXED_BYTES;
 }
 

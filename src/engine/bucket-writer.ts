@@ -22,6 +22,7 @@ import {
   decodeSegmentHeader,
   encodeCommitRecord,
   encodeEventRecordFrom,
+  newEventRecordHead,
   encodeSegmentHeader,
   EVENT_BODY_FIXED_BYTES,
   RECORD_HEADER_BYTES,
@@ -149,6 +150,8 @@ export class BucketWriter {
   #buf: Buffer = Buffer.allocUnsafe(BATCH_BUFFER_INITIAL_BYTES);
   #bufLength = 0;
   readonly #staged = new StagedEvents();
+  /** Scratch for the fixed fields of the record being encoded. */
+  readonly #head = newEventRecordHead();
   #stagedStreams = new Map<string, StreamState>();
   #stagedSequences = new Map<number, number>();
   /** Outcomes of staged transactions; a successful one stays provisional until the batch is durable. */
@@ -309,24 +312,25 @@ export class BucketWriter {
     this.#ensureCapacity(size);
     const buf = this.#buf;
     const firstAt = this.#bufLength;
+    const h = this.#head;
+    h.partitionId = partitionId;
     for (let i = 0, p = F.FIRST_EVENT_AT; i < count; i++) {
-      const streamIdBytes = f[p + F.EVENT_STREAM_ID_BYTES_AT];
-      const eventNameBytes = f[p + F.EVENT_NAME_BYTES_AT];
-      const metadataBytes = f.readUInt32LE(p + F.EVENT_METADATA_BYTES_AT);
-      const payloadBytes = f.readUInt32LE(p + F.EVENT_PAYLOAD_BYTES_AT);
-      const sequence = firstSequence + i;
+      h.streamIdBytes = f[p + F.EVENT_STREAM_ID_BYTES_AT];
+      h.eventNameBytes = f[p + F.EVENT_NAME_BYTES_AT];
+      h.metadataBytes = f.readUInt32LE(p + F.EVENT_METADATA_BYTES_AT);
+      h.payloadBytes = f.readUInt32LE(p + F.EVENT_PAYLOAD_BYTES_AT);
+      h.partitionSequence = firstSequence + i;
+      h.streamVersion = versions[i];
+      h.timestampMs = f.readDoubleLE(p + F.EVENT_TIMESTAMP_AT);
       const at = this.#bufLength;
-      this.#bufLength += encodeEventRecordFrom(
-        buf, at, f, p, F.PARTITION_KEY_AT, F.TRANSACTION_ID_AT, partitionId, sequence, versions[i],
-        f.readDoubleLE(p + F.EVENT_TIMESTAMP_AT), streamIdBytes, eventNameBytes, metadataBytes, payloadBytes, f, p + F.EVENT_HEAD_BYTES,
-      );
+      this.#bufLength += encodeEventRecordFrom(buf, at, h, f, p, F.PARTITION_KEY_AT, F.TRANSACTION_ID_AT, f, p + F.EVENT_HEAD_BYTES);
       const staged = this.#staged;
       staged.at.push(at);
       staged.partitionId.push(partitionId);
-      staged.sequence.push(sequence);
+      staged.sequence.push(h.partitionSequence);
       staged.streamId.push(streamIds[i]);
       staged.version.push(versions[i]);
-      p += F.EVENT_HEAD_BYTES + streamIdBytes + eventNameBytes + metadataBytes + payloadBytes;
+      p += F.EVENT_HEAD_BYTES + h.streamIdBytes + h.eventNameBytes + h.metadataBytes + h.payloadBytes;
     }
     if (count > 1) {
       const timestampMs = f.readDoubleLE(F.FIRST_EVENT_AT + F.EVENT_TIMESTAMP_AT);
