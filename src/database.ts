@@ -23,9 +23,10 @@ import { InProcessReadBackend, InProcessWriteBackend, type ReadBackend, type Rea
 import { BucketWriter, type BucketWriterStats, type EventRequest, type TransactionOutcome, type TransactionRequest } from './engine/bucket-writer.ts';
 import { EngineError } from './engine/engine-error.ts';
 import { expectedKindOf, type ExpectedVersion } from './engine/expected-version.ts';
-import { forEachRecord, StoreReader, type RecordBatch } from './engine/store-reader.ts';
+import { forEachRecord, StoreReader, type RecordBatch, type ScanResult } from './engine/store-reader.ts';
 import { SharedState } from './threads/shared-state.ts';
 import { TwoGenerationCache } from './engine/two-generation-cache.ts';
+import { StreamMapCache } from './engine/stream-map-cache.ts';
 import { compareBytes, murmur3x32 } from '../native-free-io/key-hash.ts';
 
 export type { ExpectedVersion } from './engine/expected-version.ts';
@@ -39,6 +40,8 @@ export interface DatabaseOptions {
   strictVersioning?: boolean;
   /** Per bucket: streams whose last version is in a sealed segment, kept resident. */
   streamCacheEntries?: number;
+  /** Bytes of RESP3 event maps kept for ESCAN pages read recently (StreamMapCache); 0 turns it off. */
+  streamMapCacheBytes?: number;
   /** Worker threads (the default), or false to run everything on the calling thread. */
   threads?: { write?: number; read?: number } | false;
   /** File I/O seam; only with `threads: false` (the simulated disk lives in this thread). */
@@ -53,6 +56,7 @@ export const DEFAULTS = {
   segmentSizeBytesMin: 4096,
   strictVersioning: false,
   streamCacheEntries: 100_000,
+  streamMapCacheBytes: 64 * 1024 * 1024,
   readThreads: 2,
 } as const;
 
@@ -162,6 +166,7 @@ export class Database {
   /** Derived partition keys of recently appended streams: a UUIDv5 is a SHA-1, too dear to compute per append. */
   readonly #derivedKeys = new TwoGenerationCache<number, { streamId: Uint8Array; partitionKey: Uint8Array }>(65_536);
   readonly #appendedListeners: AppendedListener[] = [];
+  readonly #streamMaps: StreamMapCache;
   #closed = false;
 
   /** Use {@link open}. */
@@ -174,7 +179,9 @@ export class Database {
     sharedState: SharedState;
     writes: WriteBackend;
     reads: ReadBackend;
+    streamMapCacheBytes: number;
   }) {
+    this.#streamMaps = new StreamMapCache(init.streamMapCacheBytes);
     this.dir = init.dir;
     this.bucketCount = init.bucketCount;
     this.partitionCount = init.partitionCount;
@@ -344,8 +351,20 @@ export class Database {
     return { events: decodeBatch(r), hasMore: r.hasMore };
   }
 
-  scanStreamRaw(streamId: string, from: number, to: number, count: number, partitionKey?: Uint8Array, encoding?: ReadEncoding) {
+  scanStreamRaw(streamId: string, from: number, to: number, count: number, partitionKey?: Uint8Array, encoding?: ReadEncoding): Promise<ScanResult> {
+    if (encoding?.resp === 3 && this.#streamMaps.budgetBytes > 0) return this.#scanStreamCached(streamId, from, to, count, partitionKey);
     return this.#reads.scanStream(streamId, partitionKey, from, to, count, encoding);
+  }
+
+  /** A RESP3 stream page from the StreamMapCache when it can answer exactly, else read (and cached). */
+  async #scanStreamCached(streamId: string, from: number, to: number, count: number, partitionKey: Uint8Array | undefined): Promise<ScanResult> {
+    const key = partitionKey ?? this.#derivedKey(Buffer.from(streamId, 'utf8'));
+    const bucketId = bucketIdForPartition(partitionHash(key) % this.partitionCount, this.bucketCount);
+    const hit = this.#streamMaps.read(bucketId, streamId, from, to, count);
+    if (hit !== undefined) return { count: hit.maps.length, hasMore: hit.hasMore, records: NO_RECORDS, parts: hit.maps };
+    const r = await this.#reads.scanStream(streamId, partitionKey, from, to, count, RESP3_WITH_BOUNDS);
+    if (r.resp !== undefined && r.bounds !== undefined) this.#streamMaps.add(bucketId, streamId, from, r.resp, r.bounds, r.count);
+    return r;
   }
 
   /** The stream's latest version, or undefined if it has no events. */
@@ -381,6 +400,12 @@ export class Database {
       return partition;
     }
     return partitionHash(toUuid(partition, 'partition key')) % this.partitionCount;
+  }
+
+  /** The ESCAN page cache's counters (StreamMapCache). */
+  streamMapCacheStats(): { hits: number; misses: number; bytes: number; budgetBytes: number } {
+    const c = this.#streamMaps;
+    return { hits: c.hits, misses: c.misses, bytes: c.bytes, budgetBytes: c.budgetBytes };
   }
 
   writerStats(): Promise<BucketWriterStats[]> {
@@ -424,6 +449,7 @@ export async function open(dir: string, options: DatabaseOptions = {}): Promise<
     segmentSizeBytes,
     strictVersioning: options.strictVersioning ?? DEFAULTS.strictVersioning,
     sharedState,
+    streamMapCacheBytes: options.streamMapCacheBytes ?? DEFAULTS.streamMapCacheBytes,
   };
   if (options.threads === false) {
     const writers = Array.from({ length: bucketCount }, (_, bucketId) =>
@@ -495,6 +521,8 @@ function toUuid(value: Bytes, what: string): Uint8Array {
 }
 
 const DERIVED_KEY_SEED = 0x5eed_5d8;
+const NO_RECORDS = Buffer.alloc(0);
+const RESP3_WITH_BOUNDS = { resp: 3, bounds: true } as const;
 
 /** Text as UTF-8 bytes; bytes as they are (as a Buffer view), once checked to be UTF-8. */
 function utf8Bytes(value: string | Uint8Array, what: string): Buffer {

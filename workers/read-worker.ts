@@ -23,10 +23,10 @@ export interface ReadWorkerData {
   logLevel?: string;
 }
 
-/** `resp`, when set, asks for the events encoded as RESP event maps in that protocol (see encodeEvents). */
+/** `resp`, when set, asks for the events encoded as RESP event maps in that protocol (see encodeEvents), `bounds` also for where each map starts. */
 export type ReadTask =
   | { op: 'getEvent'; eventId: Uint8Array; resp?: RespProtocol }
-  | { op: 'scanStream'; streamId: string; partitionKey?: Uint8Array; from: number; to: number; count: number; resp?: RespProtocol }
+  | { op: 'scanStream'; streamId: string; partitionKey?: Uint8Array; from: number; to: number; count: number; resp?: RespProtocol; bounds?: boolean }
   | { op: 'streamVersion'; streamId: string; partitionKey?: Uint8Array }
   | { op: 'scanPartition'; partitionId: number; from: number; to: number; count: number; resp?: RespProtocol };
 
@@ -41,7 +41,21 @@ const reader = new StoreReader({
   logger: createWorkerLogger((data.logLevel ?? 'info') as LogLevel, { thread: 'reader' }),
 });
 
-function pack(batch: RecordBatch, hasMore: boolean, resp: RespProtocol | undefined, array: boolean): Uint8Array {
+function pack(batch: RecordBatch, hasMore: boolean, resp: RespProtocol | undefined, array: boolean, bounds = false): Uint8Array {
+  if (resp !== undefined && bounds) {
+    // RESP with the maps' bounds: head, u32 RESP bytes, the RESP bytes, then count + 1 u32 bounds.
+    const b = new Uint32Array(batch.count + 1);
+    const encoded = encodeEvents(batch.records, batch.count, resp, array, 0, b);
+    const out = Buffer.allocUnsafeSlow(RESULT_HEAD_BYTES + 4 + encoded.length + 4 * b.length);
+    out.writeUInt32LE(encoded.length, RESULT_HEAD_BYTES);
+    encoded.copy(out, RESULT_HEAD_BYTES + 4);
+    let p = RESULT_HEAD_BYTES + 4 + encoded.length;
+    for (let i = 0; i < b.length; i++, p += 4) out.writeUInt32LE(b[i], p);
+    out.writeUInt32LE(batch.count, 0);
+    out[4] = hasMore ? 1 : 0;
+    out[5] = 3;
+    return out;
+  }
   if (resp !== undefined) {
     const out = encodeEvents(batch.records, batch.count, resp, array, RESULT_HEAD_BYTES);
     out.writeUInt32LE(batch.count, 0);
@@ -68,7 +82,7 @@ export default function readTask(task: ReadTask): unknown {
       return move(pack(reader.getEvent(task.eventId), false, task.resp, false) as never);
     case 'scanStream': {
       const r = reader.scanStream(task.streamId, task.partitionKey, task.from, task.to, task.count);
-      return move(pack(r, r.hasMore, task.resp, true) as never);
+      return move(pack(r, r.hasMore, task.resp, true, task.bounds) as never);
     }
     case 'scanPartition': {
       const r = reader.scanPartition(task.partitionId, task.from, task.to, task.count);

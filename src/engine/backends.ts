@@ -14,12 +14,13 @@ import type { RespProtocol } from '../protocol/resp-encoder.ts';
  * scans, the bare map for a single event). Encoding is done by whoever read them, a read worker in production,
  * so that the main thread only copies bytes.
  */
-export type ReadEncoding = { resp: RespProtocol } | undefined;
+export type ReadEncoding = { resp: RespProtocol; bounds?: boolean } | undefined;
 
 /** Puts the encoded form of a batch's events into it (for the reader's thread). */
 export function encodeBatch<T extends RecordBatch>(batch: T, encoding: ReadEncoding, array: boolean, headBytes = 0): T {
   if (encoding === undefined) return batch;
-  return { ...batch, resp: encodeEvents(batch.records, batch.count, encoding.resp, array, headBytes), records: batch.records.subarray(0, 0), withHead: undefined };
+  const bounds = encoding.bounds === true ? new Uint32Array(batch.count + 1) : undefined;
+  return { ...batch, resp: encodeEvents(batch.records, batch.count, encoding.resp, array, headBytes, bounds), bounds, records: batch.records.subarray(0, 0), withHead: undefined };
 }
 
 export interface WriteBackend {

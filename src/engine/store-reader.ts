@@ -33,6 +33,10 @@ export interface RecordBatch {
   withHead?: Buffer;
   /** When the read was asked for RESP: the events already encoded (see `encodeEvents`), and `records` empty. */
   resp?: Buffer;
+  /** With `resp`, when asked for: where each event's map starts in it, then where the last ends (count + 1). */
+  bounds?: Uint32Array;
+  /** From a cache instead (StreamMapCache): each event's RESP3 map, `records` empty. */
+  parts?: Buffer[];
 }
 
 export interface ScanResult extends RecordBatch {

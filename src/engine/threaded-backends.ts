@@ -205,12 +205,22 @@ export class ThreadedWriteBackend implements WriteBackend {
   }
 }
 
-/** A read worker's result: head (count u32, has-more u8, encoded u8, 2 spare), then records or RESP bytes. */
+/**
+ * A read worker's result: head (count u32, has-more u8, mode u8, 2 spare), then by mode: 0 records; 1 RESP bytes;
+ * 3 RESP bytes with their maps' bounds (see pack in workers/read-worker.ts).
+ */
 function unpack(result: Uint8Array): ScanResult {
   const buf = Buffer.from(result.buffer, result.byteOffset, result.byteLength);
   const count = buf.readUInt32LE(0);
   const hasMore = buf[4] === 1;
   if (buf[5] === 1) return { count, hasMore, records: buf.subarray(8, 8), resp: buf.subarray(8) };
+  if (buf[5] === 3) {
+    const respBytes = buf.readUInt32LE(8);
+    const resp = buf.subarray(12, 12 + respBytes);
+    const bounds = new Uint32Array(count + 1);
+    for (let i = 0, p = 12 + respBytes; i <= count; i++, p += 4) bounds[i] = buf.readUInt32LE(p);
+    return { count, hasMore, records: buf.subarray(8, 8), resp, bounds };
+  }
   return { count, hasMore, records: buf.subarray(8) };
 }
 
@@ -223,7 +233,7 @@ export class PiscinaReadBackend implements ReadBackend {
     return unpack(await this.#run({ op: 'getEvent', eventId, resp: encoding?.resp }));
   }
   async scanStream(streamId: string, partitionKey: Uint8Array | undefined, from: number, to: number, count: number, encoding?: ReadEncoding): Promise<ScanResult> {
-    return unpack(await this.#run({ op: 'scanStream', streamId, partitionKey, from, to, count, resp: encoding?.resp }));
+    return unpack(await this.#run({ op: 'scanStream', streamId, partitionKey, from, to, count, resp: encoding?.resp, bounds: encoding?.bounds }));
   }
   async streamVersion(streamId: string, partitionKey: Uint8Array | undefined): Promise<number> {
     return this.#run({ op: 'streamVersion', streamId, partitionKey });

@@ -94,16 +94,19 @@ export function writeEventMap(e: RespEncoder, buf: Buffer, at: number): void {
 
 /**
  * The event maps of raw records (back to back, `count` of them), preceded by `*N` when `array` is set, encoded in
- * `protocol` into a buffer of its own (transferable between threads), after `headBytes` of free room.
+ * `protocol` into a buffer of its own (transferable between threads), after `headBytes` of free room. With
+ * `bounds` (count + 1 entries), where each map starts in the RESP bytes (after the room) and, last, where they end.
  */
-export function encodeEvents(records: Buffer, count: number, protocol: RespProtocol, array: boolean, headBytes = 0): Buffer {
+export function encodeEvents(records: Buffer, count: number, protocol: RespProtocol, array: boolean, headBytes = 0, bounds?: Uint32Array): Buffer {
   const e = new RespEncoder({ protocol, slabBytes: Math.max(4096, records.length * 2 + 64) });
   if (array) e.arrayHeader(count);
   let at = 0;
   for (let i = 0; i < count; i++) {
+    if (bounds !== undefined) bounds[i] = e.length;
     writeEventMap(e, records, at);
     at += RECORD_HEADER_BYTES + records.readUInt32LE(at + 8);
   }
+  if (bounds !== undefined) bounds[count] = e.length;
   const bytes = e.take();
   const out = Buffer.allocUnsafeSlow(headBytes + bytes.length);
   bytes.copy(out, headBytes);

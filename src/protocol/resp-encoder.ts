@@ -129,6 +129,17 @@ export class RespEncoder {
     return out;
   }
 
+  /**
+   * Promises that every view take() returned is no longer used (the socket copied it into the kernel), so the next
+   * replies may overwrite the slab from its start instead of filling it up and allocating a new one. Call only with
+   * nothing written since the last take().
+   */
+  recycle(): void {
+    if (this.#end !== this.#start) throw new Error('recycle() with unsent bytes');
+    this.#start = 0;
+    this.#end = 0;
+  }
+
   /** Drops what was written after the first `length` bytes since the last take(), e.g. a half-written reply. */
   truncate(length: number): void {
     if (!(Number.isSafeInteger(length) && length >= 0 && length <= this.length)) {

@@ -402,6 +402,9 @@ export class Connection implements ConnectionState {
     const out = this.#encoder.take();
     this.#o.counters.netOutputBytes += out.length;
     this.#socket.write(out);
+    // Written through to the kernel at once (the usual case): the slab's bytes are free again. Reusing it keeps a
+    // busy connection from allocating a new 64 KiB slab every few replies (external memory that drives GC).
+    if (this.#socket.writableLength === 0) this.#encoder.recycle();
     if (!this.#pausedForOutput && this.#socket.writableLength > this.#o.limits.outputPausedBytes) {
       this.#pausedForOutput = true;
       this.#updatePaused();

@@ -21,6 +21,8 @@ export function databaseOptions(config: Config, logger?: Logger): DatabaseOption
     segmentSizeBytes: config.segment.size_bytes,
     strictVersioning: config.append.strict_versioning,
     streamCacheEntries: Math.max(1, Math.floor(perBucketBytes / STREAM_CACHE_ENTRY_BYTES)),
+    // A quarter of the budget again for ESCAN's cache of encoded event maps (0 with a 0 budget: no cache).
+    streamMapCacheBytes: Math.floor(config.cache.capacity_bytes / 4),
     threads: { write: config.threads.write, read: config.threads.read },
     logger,
   };

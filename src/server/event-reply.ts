@@ -30,7 +30,11 @@ export function writeScanPage(e: RespEncoder, page: ScanResult): void {
   e.raw(key.events);
   // Encoded by the read worker when the command asked for it (`*N` and the maps): copied as they are.
   if (page.resp !== undefined) e.raw(page.resp);
-  else writeEventArray(e, page);
+  else if (page.parts !== undefined) {
+    // From the StreamMapCache: the maps one by one.
+    e.arrayHeader(page.parts.length);
+    for (const map of page.parts) e.raw(map);
+  } else writeEventArray(e, page);
 }
 
 /**

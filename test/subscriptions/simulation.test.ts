@@ -11,17 +11,9 @@ import type { Database, EventRecord } from '../../src/database.ts';
 import { partitionIdForKey, partitionKeyForStream } from '../../src/ids/partition-key.ts';
 import type { SourceSpec } from '../../src/subscriptions/subscription.ts';
 import { CollectingSink, openSimulated, settle, subscribe, waitFor } from './helpers.ts';
+import { seededRandom } from '../../bench/load/key-distribution.ts';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 interface ModelSub {
   kind: 'partition' | 'stream';

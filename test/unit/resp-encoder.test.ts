@@ -2,17 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { RespEncoder, encodeSimpleString, type RespProtocol } from '../../src/protocol/resp-encoder.ts';
 import { RespPush, RespReplyParser, VerbatimString, type RespValue } from '../../src/protocol/resp-reply-parser.ts';
 import { ReplyError, errorCode } from '../../src/protocol/reply-error.ts';
+import { seededRandom } from '../../bench/load/key-distribution.ts';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 function bytes(protocol: RespProtocol, write: (e: RespEncoder) => void): string {
   const encoder = new RespEncoder({ protocol });

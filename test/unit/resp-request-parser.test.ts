@@ -6,18 +6,10 @@ import {
   type RequestParserLimits,
 } from '../../src/protocol/resp-request-parser.ts';
 import { ProtocolError } from '../../src/protocol/reply-error.ts';
+import { seededRandom } from '../../bench/load/key-distribution.ts';
 
 /** mulberry32: a small seeded generator, so every random case replays from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 type Outcome = { requests: string[][]; error: string | undefined };
 type Split = 'whole' | 'bytes' | { seed: number };
