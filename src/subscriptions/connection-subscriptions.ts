@@ -92,13 +92,12 @@ export class SubscriptionPushSink implements SubscriptionSink {
     if (this.#connection.closed) return false;
     const id = this.#id;
     return this.#connection.push((encoder) => {
-      const protocol = encoder.protocol;
       for (let i = start; i < end; i++) {
         encoder.pushHeader(4);
         encoder.raw(MESSAGE);
         encoder.raw(id);
         encoder.integer(firstCursor + i - start);
-        encoder.raw(page.mapBytes(i, protocol));
+        page.writeMap(encoder, i);
       }
     });
   }

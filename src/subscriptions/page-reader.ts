@@ -13,7 +13,8 @@
  */
 import { RECORD_HEADER_BYTES, eventRecordField } from '../../native-free-io/segment-format.ts';
 import { decodeEvent, type Database, type EventRecord } from '../database.ts';
-import type { RespProtocol } from '../protocol/resp-encoder.ts';
+import type { RespEncoder, RespProtocol } from '../protocol/resp-encoder.ts';
+import { writeEventMap } from '../protocol/event-map.ts';
 import { eventJson, eventMapBytes } from './event-encoding.ts';
 import type { RecentEvent, RecentEvents } from './recent-events.ts';
 
@@ -103,6 +104,18 @@ export class EventPage {
     return decodeEvent(this.#buffers[i], this.#offsets[i]);
   }
 
+  /**
+   * Subscribers this page was read for (PageReader counts those that join a read in flight). With one, its events
+   * are encoded straight into that subscriber's connection; with more, once each and shared (mapBytes).
+   */
+  consumers = 1;
+
+  /** Writes event `i` as the %11 event map (RESP3) or its flattened array (RESP2) to `e`. */
+  writeMap(e: RespEncoder, i: number): void {
+    if (this.#recent === undefined && this.consumers === 1) writeEventMap(e, this.#buffers[i], this.#offsets[i]);
+    else e.raw(this.mapBytes(i, e.protocol));
+  }
+
   /** Event `i` as the %11 event map (RESP3) or its flattened array (RESP2). */
   mapBytes(i: number, protocol: RespProtocol): Buffer {
     if (this.#recent !== undefined) return this.#recent[i].mapBytes(protocol);
@@ -178,7 +191,10 @@ export class PageReader {
     const pending = this.#inFlight.get(key);
     if (pending !== undefined) {
       this.joined++;
-      return pending;
+      return pending.then((page) => {
+        page.consumers++;
+        return page;
+      });
     }
     this.reads++;
     const p = read().finally(() => this.#inFlight.delete(key));
