@@ -41,5 +41,5 @@ EXPOSE 9090
 # Alive when the port answers PING (+PONG, or -NOAUTH when a password is set).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "const s=require('node:net').connect(9090,'127.0.0.1',()=>s.write('PING\\r\\n'));s.on('data',(d)=>process.exit(/^(\\+PONG|-NOAUTH)/.test(String(d))?0:1));s.on('error',()=>process.exit(1));setTimeout(()=>process.exit(1),2000)"]
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "--v8-pool-size=1", "src/cli/main.ts"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--v8-pool-size=1", "--max-semi-space-size=16", "src/cli/main.ts"]
 CMD []

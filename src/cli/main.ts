@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --v8-pool-size=1
+#!/usr/bin/env -S node --v8-pool-size=1 --max-semi-space-size=16
 /**
  * The `sierradb` executable (`npm start`): parse the command line, load and validate the whole configuration
  * (every error printed, exit 1), open the database, serve RESP on `network.client_address`.
