@@ -49,7 +49,8 @@ async function runAndKill(dir: string, seed: number, killAfterMs: number): Promi
   const exit = await exited;
   if (exit.signal !== 'SIGKILL') throw new Error(`child died on its own (code ${exit.code}, signal ${exit.signal}) before the kill: ${err}`);
   const acks: Ack[] = [];
-  for (const line of out.split('\n')) {
+  // Only whole lines: the last piece after the final newline may be a line the kill cut short.
+  for (const line of out.split('\n').slice(0, -1)) {
     const m = /^A (\S+) (\S+) (\d+) (\d+) (\d+)$/.exec(line);
     if (m) acks.push({ eventId: m[1], streamId: m[2], version: Number(m[3]), partitionId: Number(m[4]), sequence: Number(m[5]) });
   }
