@@ -156,9 +156,21 @@ function sectionLines(ctx: CommandContext, section: Section, stats: readonly Wri
         ['cache_memory_bytes', c.memoryBytes],
         ['cache_max_bytes', c.maxBytes],
         ['cache_evictions', c.evictions],
+        // ESCAN's cache of encoded event maps (StreamMapCache).
+        ...escanCacheLines(ctx),
       ];
     }
   }
+}
+
+function escanCacheLines(ctx: CommandContext): [string, number][] {
+  const m = ctx.db.streamMapCacheStats();
+  return [
+    ['escan_cache_hits', m.hits],
+    ['escan_cache_misses', m.misses],
+    ['escan_cache_memory_bytes', m.bytes],
+    ['escan_cache_max_bytes', m.budgetBytes],
+  ];
 }
 
 const TITLES: Record<Section, string> = {
