@@ -216,7 +216,7 @@ export const KEY_SPECS = {
     max: TiB,
     default: 256 * MiB,
     defaultText: '268435456 (256 MiB)',
-    doc: 'Memory for caching recently read and written events; 0 disables the cache.',
+    doc: 'Memory for caching recently read and written events (the writers\' stream states, and a quarter for ESCAN\'s encoded pages); 0 disables the cache.',
   },
   'threads.read': {
     kind: ValueKind.integer,
