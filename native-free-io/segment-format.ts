@@ -289,7 +289,11 @@ export type RecordProbe =
  * Checks the record at `buf[offset..]` without decoding the body: header sanity, length bounds, CRC32C and
  * the confirmation byte. `maxLength` bounds the record (the bytes left in the segment).
  */
-export function probeRecord(buf: Buffer, offset: number, available: number, maxLength: number): RecordProbe {
+/**
+ * With `verifyChecksum` false the CRC32C is not computed (every other check still runs): for a reader indexing a
+ * region its own process's writer wrote and published as durable, whose records are checked again when read.
+ */
+export function probeRecord(buf: Buffer, offset: number, available: number, maxLength: number, verifyChecksum = true): RecordProbe {
   if (available < RECORD_HEADER_BYTES) {
     if (maxLength < RECORD_HEADER_BYTES) return { status: 'end' };
     return { status: 'short', needBytes: RECORD_HEADER_BYTES };
@@ -305,8 +309,7 @@ export function probeRecord(buf: Buffer, offset: number, available: number, maxL
   if (kind === RecordKind.commit && bodyLength !== COMMIT_BODY_BYTES) return { status: 'corrupt', reason: 'bad commit record length' };
   if (kind === RecordKind.event && bodyLength < EVENT_BODY_FIXED_BYTES + 1) return { status: 'corrupt', reason: 'event record too short' };
   if (available < length) return { status: 'short', needBytes: length };
-  const stored = buf.readUInt32LE(offset + 4);
-  if (stored !== crc32c(buf.subarray(offset + 8, offset + length))) return { status: 'corrupt', reason: 'checksum mismatch' };
+  if (verifyChecksum && buf.readUInt32LE(offset + 4) !== crc32c(buf.subarray(offset + 8, offset + length))) return { status: 'corrupt', reason: 'checksum mismatch' };
   const confirmation = decodeConfirmation(buf[offset]);
   if (confirmation < 0) return { status: 'corrupt', reason: 'confirmation byte nibbles disagree' };
   if (kind === RecordKind.event) {

@@ -29,12 +29,14 @@ export class SegmentScanner {
   #bufLength = 0;
   #offset: number;
   readonly #limit: number;
+  readonly #verifyChecksums: boolean;
 
-  constructor(handle: FileHandle, offset: number, limit: number) {
+  constructor(handle: FileHandle, offset: number, limit: number, verifyChecksums = true) {
     this.#handle = handle;
     this.#offset = offset;
     this.#bufStart = offset;
     this.#limit = limit;
+    this.#verifyChecksums = verifyChecksums;
   }
 
   get offset(): number {
@@ -48,7 +50,7 @@ export class SegmentScanner {
     for (;;) {
       const at = offset - this.#bufStart;
       const available = this.#bufLength - at;
-      const probe = probeRecord(this.#buf, at, available, maxLength);
+      const probe = probeRecord(this.#buf, at, available, maxLength, this.#verifyChecksums);
       if (probe.status === 'end') return { status: 'end', offset };
       if (probe.status === 'corrupt') return { status: 'corrupt', offset, reason: probe.reason };
       if (probe.status === 'short') {
@@ -116,8 +118,10 @@ export function scanCommitted(
   offset: number,
   limit: number,
   onTransaction: (events: CommittedEvent[]) => void,
+  /** false: skip the CRC32C of each record (see probeRecord); recovery always verifies. */
+  verifyChecksums = true,
 ): CommittedScanResult {
-  const scanner = new SegmentScanner(handle, offset, limit);
+  const scanner = new SegmentScanner(handle, offset, limit, verifyChecksums);
   const one: CommittedEvent[] = [{ offset: 0, length: 0, buf: EMPTY, at: 0 }];
   let committedEnd = offset;
   let pending: CommittedEvent[] = [];

@@ -112,6 +112,21 @@ describe('writing', () => {
 });
 
 describe('reading', () => {
+  it('a record of the active segment damaged while open is refused when read (READERR); later events are served', async () => {
+    const io = new SimulatedFileIo();
+    const db = await open(DIR, { ...base, io, segmentSizeBytes: 1 << 20 });
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) ids.push((await db.append('s', 'E', { payload: `p${i}`.padEnd(60, 'x') })).eventId);
+    // Damage event 5's payload before any read has followed the segment (readers index it without checksums).
+    const offsets = checkSegment({ io, dir: DIR, bucketId: 0, segmentId: 0, active: true, meta: { ...layout, segmentSizeBytes: 1 << 20 } }).walk!.events.offsets;
+    flipBit(io, segmentFile(DIR, 0, 0, DATA_FILE), offsets[5] + 150, 3);
+    await expect(db.getEvent(ids[5])).rejects.toMatchObject({ code: 'READERR' });
+    await expect(db.scanStream('s', 0, 19)).rejects.toMatchObject({ code: 'READERR' });
+    expect((await db.getEvent(ids[12]))?.payload.toString()).toBe('p12'.padEnd(60, 'x'));
+    expect((await db.scanStream('s', 6, 19)).events.map((e) => e.streamVersion)).toEqual(Array.from({ length: 14 }, (_, i) => 6 + i));
+    await db.close();
+  });
+
   it('an index entry damaged after open that points at another intact record is not served as this one', async () => {
     const io = new SimulatedFileIo();
     await filled(io);
