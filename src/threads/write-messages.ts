@@ -65,27 +65,28 @@ export function appendRequestBytes(t: TransactionRequest): number {
 }
 
 export function encodeAppendRequest(target: Buffer, bucketId: number, requestId: number, t: TransactionRequest): void {
+  const F = appendFrame;
   target[0] = RequestType.append;
   target[1] = 0;
   target.writeUInt16LE(bucketId, 2);
   target.writeUInt32LE(requestId, 4);
-  target.writeUInt16LE(t.partitionId, 8);
-  target.writeUInt16LE(t.events.length, 10);
-  copyBytes(target, 12, t.partitionKey);
-  copyBytes(target, 28, t.transactionId);
-  let p = APPEND_HEAD_BYTES;
+  target.writeUInt16LE(t.partitionId, F.PARTITION_ID_AT);
+  target.writeUInt16LE(t.events.length, F.EVENT_COUNT_AT);
+  copyBytes(target, F.PARTITION_KEY_AT, t.partitionKey);
+  copyBytes(target, F.TRANSACTION_ID_AT, t.transactionId);
+  let p: number = F.FIRST_EVENT_AT;
   for (const e of t.events) {
     copyBytes(target, p, e.eventId);
-    target[p + 16] = e.expectedKind;
-    target[p + 17] = e.streamId.length;
-    target[p + 18] = e.eventName.length;
+    target[p + F.EVENT_EXPECTED_KIND_AT] = e.expectedKind;
+    target[p + F.EVENT_STREAM_ID_BYTES_AT] = e.streamId.length;
+    target[p + F.EVENT_NAME_BYTES_AT] = e.eventName.length;
     target[p + 19] = 0;
-    target.writeUInt32LE(e.metadata.length, p + 20);
-    target.writeUInt32LE(e.payload.length, p + 24);
+    target.writeUInt32LE(e.metadata.length, p + F.EVENT_METADATA_BYTES_AT);
+    target.writeUInt32LE(e.payload.length, p + F.EVENT_PAYLOAD_BYTES_AT);
     target.writeUInt32LE(0, p + 28);
-    target.writeDoubleLE(e.expectedVersion, p + 32);
-    target.writeDoubleLE(e.timestampMs, p + 40);
-    p += EVENT_HEAD_BYTES;
+    target.writeDoubleLE(e.expectedVersion, p + F.EVENT_EXPECTED_VERSION_AT);
+    target.writeDoubleLE(e.timestampMs, p + F.EVENT_TIMESTAMP_AT);
+    p += F.EVENT_HEAD_BYTES;
     p = copyBytes(target, p, e.streamId);
     p = copyBytes(target, p, e.eventName);
     p = copyBytes(target, p, e.metadata);
