@@ -60,11 +60,6 @@ export class EventIdTable {
     return { count: this.#count, ids: this.#ids.subarray(0, 16 * this.#count), offsets: this.#offsets.subarray(0, this.#count) };
   }
 
-  /** Entries in insertion order. */
-  *entries(): IterableIterator<{ eventId: Uint8Array; offset: number }> {
-    for (let i = 0; i < this.#count; i++) yield { eventId: this.#ids.subarray(i * 16, i * 16 + 16), offset: this.#offsets[i] };
-  }
-
   #idEquals(i: number, eventId: Uint8Array): boolean {
     const ids = this.#ids;
     const base = i * 16;
