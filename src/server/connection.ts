@@ -76,6 +76,9 @@ export interface ConnectionOptions {
   readonly onClosed: (c: Connection) => void;
 }
 
+/** A Reply as a writer-and-value pair (no closure per reply). */
+const callReply = (e: RespEncoder, reply: Reply): void => reply(e);
+
 /** How long a connection closed by QUIT or a protocol error waits for the client to close its side. */
 const CLOSE_LINGER_MS = 2000;
 
@@ -345,26 +348,17 @@ export class Connection implements ConnectionState {
   }
 
   #encode(reply: Reply): void {
-    const e = this.#encoder;
-    const mark = e.length;
-    try {
-      reply(e);
-    } catch (err) {
-      // A reply writer failed half-way: drop what it wrote, so the stream stays well-formed.
-      e.truncate(mark);
-      this.#o.logger.error({ connection: this.id, err }, 'reply writer failed');
-      this.#o.counters.errorReplies++;
-      e.error('ERR internal error while writing the reply');
-    }
+    this.#encodeWith(callReply, reply);
   }
 
-  /** #encode for a PendingReply's writer and value. */
+  /** Encodes `write(encoder, value)` (a PendingReply's writer and value, or a Reply through callReply). */
   #encodeWith<T>(write: (e: RespEncoder, value: T) => void, value: T): void {
     const e = this.#encoder;
     const mark = e.length;
     try {
       write(e, value);
     } catch (err) {
+      // A reply writer failed half-way: drop what it wrote, so the stream stays well-formed.
       e.truncate(mark);
       this.#o.logger.error({ connection: this.id, err }, 'reply writer failed');
       this.#o.counters.errorReplies++;
