@@ -43,14 +43,11 @@ const reader = new StoreReader({
 
 function pack(batch: RecordBatch, hasMore: boolean, resp: RespProtocol | undefined, array: boolean, bounds = false): Uint8Array {
   if (resp !== undefined && bounds) {
-    // RESP with the maps' bounds: head, u32 RESP bytes, the RESP bytes, then count + 1 u32 bounds.
+    // RESP with the maps' bounds: head, count + 1 u32 bounds, then the RESP bytes (encoded in place after them).
     const b = new Uint32Array(batch.count + 1);
-    const encoded = encodeEvents(batch.records, batch.count, resp, array, 0, b);
-    const out = Buffer.allocUnsafeSlow(RESULT_HEAD_BYTES + 4 + encoded.length + 4 * b.length);
-    out.writeUInt32LE(encoded.length, RESULT_HEAD_BYTES);
-    encoded.copy(out, RESULT_HEAD_BYTES + 4);
-    let p = RESULT_HEAD_BYTES + 4 + encoded.length;
-    for (let i = 0; i < b.length; i++, p += 4) out.writeUInt32LE(b[i], p);
+    const boundsAt = RESULT_HEAD_BYTES;
+    const out = encodeEvents(batch.records, batch.count, resp, array, boundsAt + 4 * b.length, b);
+    for (let i = 0; i < b.length; i++) out.writeUInt32LE(b[i], boundsAt + 4 * i);
     out.writeUInt32LE(batch.count, 0);
     out[4] = hasMore ? 1 : 0;
     out[5] = 3;

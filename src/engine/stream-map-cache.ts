@@ -15,9 +15,8 @@
  */
 export class StreamMapCache {
   readonly budgetBytes: number;
-  /** Insertion order is recency: a use moves a stream to the end. */
-  readonly #streams = new Map<string, Map<number, Buffer>>();
-  readonly #bytesOf = new Map<string, number>();
+  /** A stream's maps by version, and the bytes they are charged. Insertion order is recency: a use moves a stream to the end. */
+  readonly #streams = new Map<string, { versions: Map<number, Buffer>; bytes: number }>();
   #bytes = 0;
   hits = 0;
   misses = 0;
@@ -36,12 +35,13 @@ export class StreamMapCache {
    */
   read(bucketId: number, streamId: string, from: number, to: number, count: number): { maps: Buffer[]; hasMore: boolean } | undefined {
     const key = cacheKey(bucketId, streamId);
-    const versions = this.#streams.get(key);
+    const entry = this.#streams.get(key);
     const size = Math.min(count, to - from + 1);
-    if (versions === undefined || !(size > 0)) {
+    if (entry === undefined || !(size > 0)) {
       this.misses++;
       return undefined;
     }
+    const versions = entry.versions;
     const maps: Buffer[] = new Array(size);
     for (let i = 0; i < size; i++) {
       const map = versions.get(from + i);
@@ -61,7 +61,7 @@ export class StreamMapCache {
     }
     this.hits++;
     this.#streams.delete(key);
-    this.#streams.set(key, versions);
+    this.#streams.set(key, entry);
     return { maps, hasMore };
   }
 
@@ -69,33 +69,27 @@ export class StreamMapCache {
   add(bucketId: number, streamId: string, from: number, resp: Buffer, bounds: Uint32Array, count: number): void {
     if (count === 0 || this.budgetBytes <= 0) return;
     const key = cacheKey(bucketId, streamId);
-    let versions = this.#streams.get(key);
-    if (versions === undefined) {
-      versions = new Map();
-      this.#bytesOf.set(key, 0);
-    } else {
-      this.#streams.delete(key);
-    }
-    this.#streams.set(key, versions);
+    const entry = this.#streams.get(key) ?? { versions: new Map<number, Buffer>(), bytes: 0 };
+    this.#streams.delete(key);
+    this.#streams.set(key, entry);
     let added = 0;
     for (let i = 0; i < count; i++) {
-      if (versions.has(from + i)) continue;
+      if (entry.versions.has(from + i)) continue;
       const map = resp.subarray(bounds[i], bounds[i + 1]);
-      versions.set(from + i, map);
+      entry.versions.set(from + i, map);
       added += map.length + ENTRY_OVERHEAD_BYTES;
     }
-    this.#bytesOf.set(key, this.#bytesOf.get(key)! + added);
+    entry.bytes += added;
     this.#bytes += added;
     this.#evict(key);
   }
 
   /** Drops least recently used streams until within budget (never `keep`, the one just added, unless alone). */
   #evict(keep: string): void {
-    for (const key of this.#streams.keys()) {
+    for (const [key, entry] of this.#streams) {
       if (this.#bytes <= this.budgetBytes) return;
       if (key === keep && this.#streams.size > 1) continue;
-      this.#bytes -= this.#bytesOf.get(key)!;
-      this.#bytesOf.delete(key);
+      this.#bytes -= entry.bytes;
       this.#streams.delete(key);
     }
   }

@@ -215,11 +215,9 @@ function unpack(result: Uint8Array): ScanResult {
   const hasMore = buf[4] === 1;
   if (buf[5] === 1) return { count, hasMore, records: buf.subarray(8, 8), resp: buf.subarray(8) };
   if (buf[5] === 3) {
-    const respBytes = buf.readUInt32LE(8);
-    const resp = buf.subarray(12, 12 + respBytes);
     const bounds = new Uint32Array(count + 1);
-    for (let i = 0, p = 12 + respBytes; i <= count; i++, p += 4) bounds[i] = buf.readUInt32LE(p);
-    return { count, hasMore, records: buf.subarray(8, 8), resp, bounds };
+    for (let i = 0; i <= count; i++) bounds[i] = buf.readUInt32LE(8 + 4 * i);
+    return { count, hasMore, records: buf.subarray(8, 8), resp: buf.subarray(8 + 4 * (count + 1)), bounds };
   }
   return { count, hasMore, records: buf.subarray(8) };
 }
