@@ -179,3 +179,37 @@ export class NodeFileIo implements FileIo {
 }
 
 export const nodeFileIo: FileIo = new NodeFileIo();
+
+/**
+ * A FileIo that passes every call to `inner`: the base of seams that change one kind of call (PooledReadFileIo
+ * shares read descriptors; tests watch or disturb reads and syncs) and override just that.
+ */
+export class DelegatingFileIo implements FileIo {
+  readonly inner: FileIo;
+
+  constructor(inner: FileIo) {
+    this.inner = inner;
+  }
+
+  open(filePath: string, mode: OpenMode): FileHandle {
+    return this.inner.open(filePath, mode);
+  }
+  exists(filePath: string): boolean {
+    return this.inner.exists(filePath);
+  }
+  rename(from: string, to: string): void {
+    this.inner.rename(from, to);
+  }
+  unlink(filePath: string): void {
+    this.inner.unlink(filePath);
+  }
+  mkdirp(dirPath: string): void {
+    this.inner.mkdirp(dirPath);
+  }
+  readdir(dirPath: string): string[] {
+    return this.inner.readdir(dirPath);
+  }
+  syncDir(dirPath: string): void {
+    this.inner.syncDir(dirPath);
+  }
+}

@@ -9,7 +9,7 @@
  * mind; in this store sealed files are immutable and a data file only grows, so a reopened descriptor reads the
  * same bytes.
  */
-import type { FileHandle, FileIo, OpenMode } from './file-io.ts';
+import { DelegatingFileIo, type FileHandle, type FileIo, type OpenMode } from './file-io.ts';
 
 class DescriptorPool {
   readonly #io: FileIo;
@@ -93,19 +93,18 @@ class VirtualReadHandle implements FileHandle {
   }
 }
 
-export class PooledReadFileIo implements FileIo {
-  readonly inner: FileIo;
+export class PooledReadFileIo extends DelegatingFileIo {
   readonly pool: DescriptorPool;
   /** Virtual handles open per path, so a descriptor is closed early only when nobody uses the file. */
   readonly #users = new Map<string, number>();
 
   constructor(inner: FileIo, descriptorsMax: number) {
     if (!(descriptorsMax >= 1)) throw new RangeError('descriptorsMax must be at least 1');
-    this.inner = inner;
+    super(inner);
     this.pool = new DescriptorPool(inner, descriptorsMax);
   }
 
-  open(filePath: string, mode: OpenMode): FileHandle {
+  override open(filePath: string, mode: OpenMode): FileHandle {
     if (mode !== 'read') return this.inner.open(filePath, mode);
     // Open once now, so that a missing file fails here (ENOENT) as with a plain open.
     this.pool.acquire(filePath);
@@ -118,25 +117,6 @@ export class PooledReadFileIo implements FileIo {
     if (users === 0) this.#users.delete(filePath);
     else this.#users.set(filePath, users);
     this.pool.release(filePath, users);
-  }
-
-  exists(filePath: string): boolean {
-    return this.inner.exists(filePath);
-  }
-  rename(from: string, to: string): void {
-    this.inner.rename(from, to);
-  }
-  unlink(filePath: string): void {
-    this.inner.unlink(filePath);
-  }
-  mkdirp(dirPath: string): void {
-    this.inner.mkdirp(dirPath);
-  }
-  readdir(dirPath: string): string[] {
-    return this.inner.readdir(dirPath);
-  }
-  syncDir(dirPath: string): void {
-    this.inner.syncDir(dirPath);
   }
 }
 

@@ -2,15 +2,9 @@
  * A FileIo that delegates everything to another, for tests that need to watch or disturb one kind of call:
  * subclasses override `read` or `datasync` (the hooks get the file's path and its real handle).
  */
-import type { FileHandle, FileIo, OpenMode } from '../../native-free-io/file-io.ts';
+import { DelegatingFileIo, type FileHandle, type OpenMode } from '../../native-free-io/file-io.ts';
 
-export class FileIoProxy implements FileIo {
-  readonly inner: FileIo;
-
-  constructor(inner: FileIo) {
-    this.inner = inner;
-  }
-
+export class FileIoProxy extends DelegatingFileIo {
   protected read(_path: string, h: FileHandle, target: Uint8Array, offset: number, length: number, position: number): number {
     return h.read(target, offset, length, position);
   }
@@ -19,7 +13,7 @@ export class FileIoProxy implements FileIo {
     h.datasync();
   }
 
-  open(filePath: string, mode: OpenMode): FileHandle {
+  override open(filePath: string, mode: OpenMode): FileHandle {
     const h = this.inner.open(filePath, mode);
     return {
       path: h.path,
@@ -31,23 +25,5 @@ export class FileIoProxy implements FileIo {
       size: () => h.size(),
       close: () => h.close(),
     };
-  }
-  exists(p: string): boolean {
-    return this.inner.exists(p);
-  }
-  rename(a: string, b: string): void {
-    this.inner.rename(a, b);
-  }
-  unlink(p: string): void {
-    this.inner.unlink(p);
-  }
-  mkdirp(p: string): void {
-    this.inner.mkdirp(p);
-  }
-  readdir(p: string): string[] {
-    return this.inner.readdir(p);
-  }
-  syncDir(p: string): void {
-    this.inner.syncDir(p);
   }
 }
