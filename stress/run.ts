@@ -29,7 +29,6 @@ import { SERVER_NODE_FLAGS } from '../src/cli/node-flags.ts';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +43,7 @@ import { SegmentScanner } from '../native-free-io/segment-scanner.ts';
 import { eventRecordField, RecordKind } from '../native-free-io/segment-format.ts';
 import { verify, type Finding } from '../src/tools/verify.ts';
 import { makeSampler, seededRandom } from '../bench/load/key-distribution.ts';
+import { freePort, sleep } from '../bench/peers/common.ts';
 import { parseDuration } from './campaigns/campaign-cli.ts';
 import { runTornWritesCampaign } from './campaigns/torn-writes.ts';
 import { runBitFlipsCampaign } from './campaigns/bit-flips.ts';
@@ -111,7 +111,6 @@ const REQUEST_TIMEOUT_MS = 60_000;
 const VIOLATIONS_LISTED_MAX = 200;
 const FDS_PER_SEGMENT = 8;
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function contentHash(streamId: string, eventName: string, payload: Uint8Array, metadata: Uint8Array): number {
   const h = createHash('sha1');
@@ -334,17 +333,6 @@ class ServerHandle {
     }
     return r;
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
