@@ -24,6 +24,7 @@ import { BucketWriter, type BucketWriterStats, type EventRequest, type Transacti
 import { EngineError } from './engine/engine-error.ts';
 import { expectedKindOf, type ExpectedVersion } from './engine/expected-version.ts';
 import { forEachRecord, StoreReader, type RecordBatch, type ScanResult } from './engine/store-reader.ts';
+import type { ResultBufferStats } from './engine/result-buffer-pool.ts';
 import { SharedState } from './threads/shared-state.ts';
 import { TwoGenerationCache } from './engine/two-generation-cache.ts';
 import { StreamMapCache } from './engine/stream-map-cache.ts';
@@ -381,8 +382,9 @@ export class Database {
     return { events: decodeBatch(r), hasMore: r.hasMore };
   }
 
-  scanPartitionRaw(partitionId: number, from: number, to: number, count: number, encoding?: ReadEncoding) {
-    return this.#reads.scanPartition(partitionId, from, to, count, encoding);
+  /** `recyclable`: see ReadBackend.scanPartition. */
+  scanPartitionRaw(partitionId: number, from: number, to: number, count: number, encoding?: ReadEncoding, recyclable = false) {
+    return this.#reads.scanPartition(partitionId, from, to, count, encoding, recyclable);
   }
 
   /** The partition's latest durable sequence, or undefined if it is empty. */
@@ -406,6 +408,11 @@ export class Database {
   streamMapCacheStats(): { hits: number; misses: number; bytes: number; budgetBytes: number } {
     const c = this.#streamMaps;
     return { hits: c.hits, misses: c.misses, bytes: c.bytes, budgetBytes: c.budgetBytes };
+  }
+
+  /** Read result buffers that went round between the threads (ResultBufferPool); zeros when reads run here. */
+  resultBufferStats(): ResultBufferStats {
+    return this.#reads.resultBufferStats?.() ?? { reused: 0, allocated: 0, pooled: 0 };
   }
 
   writerStats(): Promise<BucketWriterStats[]> {

@@ -28,7 +28,7 @@ export type ReadTask =
   | { op: 'getEvent'; eventId: Uint8Array; resp?: RespProtocol }
   | { op: 'scanStream'; streamId: string; partitionKey?: Uint8Array; from: number; to: number; count: number; resp?: RespProtocol; bounds?: boolean }
   | { op: 'streamVersion'; streamId: string; partitionKey?: Uint8Array }
-  | { op: 'scanPartition'; partitionId: number; from: number; to: number; count: number; resp?: RespProtocol };
+  | { op: 'scanPartition'; partitionId: number; from: number; to: number; count: number; resp?: RespProtocol; into?: ArrayBuffer };
 
 const data = workerData as ReadWorkerData;
 const reader = new StoreReader({
@@ -82,7 +82,7 @@ export default function readTask(task: ReadTask): unknown {
       return move(pack(r, r.hasMore, task.resp, true, task.bounds) as never);
     }
     case 'scanPartition': {
-      const r = reader.scanPartition(task.partitionId, task.from, task.to, task.count);
+      const r = reader.scanPartition(task.partitionId, task.from, task.to, task.count, task.into);
       return move(pack(r, r.hasMore, task.resp, true) as never);
     }
     case 'streamVersion':

@@ -165,11 +165,15 @@ function sectionLines(ctx: CommandContext, section: Section, stats: readonly Wri
 
 function escanCacheLines(ctx: CommandContext): [string, number][] {
   const m = ctx.db.streamMapCacheStats();
+  const r = ctx.db.resultBufferStats();
   return [
     ['escan_cache_hits', m.hits],
     ['escan_cache_misses', m.misses],
     ['escan_cache_memory_bytes', m.bytes],
     ['escan_cache_max_bytes', m.budgetBytes],
+    // Partition pages read for subscriptions, in buffers that go round between the threads (ResultBufferPool).
+    ['read_buffers_reused', r.reused],
+    ['read_buffers_allocated', r.allocated],
   ];
 }
 

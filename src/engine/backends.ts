@@ -8,6 +8,7 @@ import type { BucketWriter, BucketWriterStats, TransactionOutcome, TransactionRe
 import type { RecordBatch, ScanResult, StoreReader } from './store-reader.ts';
 import { encodeEvents } from '../protocol/event-map.ts';
 import type { RespProtocol } from '../protocol/resp-encoder.ts';
+import type { ResultBufferStats } from './result-buffer-pool.ts';
 
 /**
  * How a read's events come back: raw records, or already encoded as RESP event maps for a reply (`*N` + maps for
@@ -37,7 +38,13 @@ export interface ReadBackend {
   getEvent(eventId: Uint8Array, encoding?: ReadEncoding): Promise<RecordBatch>;
   scanStream(streamId: string, partitionKey: Uint8Array | undefined, from: number, to: number, count: number, encoding?: ReadEncoding): Promise<ScanResult>;
   streamVersion(streamId: string, partitionKey: Uint8Array | undefined): Promise<number>;
-  scanPartition(partitionId: number, from: number, to: number, count: number, encoding?: ReadEncoding): Promise<ScanResult>;
+  /**
+   * `recyclable` (raw records only): the caller will say when it is done with the records (ScanResult.release), so
+   * their buffer may be one that goes round between the threads.
+   */
+  scanPartition(partitionId: number, from: number, to: number, count: number, encoding?: ReadEncoding, recyclable?: boolean): Promise<ScanResult>;
+  /** Result buffers that went round (ResultBufferPool), for INFO and tests; none when reads stay on this thread. */
+  resultBufferStats?(): ResultBufferStats;
   close(): Promise<void>;
 }
 

@@ -41,6 +41,11 @@ export interface RecordBatch {
 
 export interface ScanResult extends RecordBatch {
   hasMore: boolean;
+  /**
+   * When present, hands the buffer under `records` back for another read (ResultBufferPool). Call it only once
+   * nothing reads `records` any more; not calling it is safe (the buffer is then collected).
+   */
+  release?: () => void;
 }
 
 export interface StoreReaderOptions {
@@ -175,14 +180,18 @@ class RecordCollector {
   #length = RESULT_HEAD_BYTES;
   count = 0;
 
-  constructor(bucketId: number, window: ReadWindow, expectedRecords = 1) {
+  /** `into`: a buffer to collect into (a read result going round, see ResultBufferPool); outgrown, it is dropped. */
+  constructor(bucketId: number, window: ReadWindow, expectedRecords = 1, into?: ArrayBuffer) {
     this.#bucketId = bucketId;
     this.#window = window;
     // The buffer is reused, its contents are not: bytes read past an active segment's durable end in an earlier
     // operation may have been zeros that real records have replaced since.
     window.segment = undefined;
     // An empty or inverted range (to < from) expects nothing: the buffer then only holds the head.
-    this.#out = Buffer.allocUnsafeSlow(RESULT_HEAD_BYTES + Math.max(0, Math.min(expectedRecords, 1024)) * RECORD_BYTES_GUESS);
+    this.#out =
+      into !== undefined && into.byteLength >= RESULT_HEAD_BYTES
+        ? Buffer.from(into)
+        : Buffer.allocUnsafeSlow(RESULT_HEAD_BYTES + Math.max(0, Math.min(expectedRecords, 1024)) * RECORD_BYTES_GUESS);
   }
 
   /**
@@ -342,7 +351,7 @@ export class StoreReader {
   #scanStream(streamId: string, partitionKey: Uint8Array | undefined, from: number, to: number, count: number): ScanResult {
     const key = partitionKey ?? partitionKeyForStream(streamId);
     const idBytes = Buffer.from(streamId, 'utf8');
-    return this.#scanRange(this.bucketOfPartition(partitionHash(key) % this.#o.partitionCount), from, to, count, {
+    return this.#scanRange(this.bucketOfPartition(partitionHash(key) % this.#o.partitionCount), from, to, count, undefined, {
       range: (lookup) => lookup.streamRange(streamId),
       offsets: (lookup, start, max) => lookup.streamOffsets(streamId, start, max),
       wrongRecord: (buf, at, version) => {
@@ -365,6 +374,7 @@ export class StoreReader {
     from: number,
     to: number,
     count: number,
+    into: ArrayBuffer | undefined,
     by: {
       range: (lookup: SegmentLookup) => { first: number; last: number } | undefined;
       offsets: (lookup: SegmentLookup, start: number, max: number) => number[];
@@ -373,7 +383,7 @@ export class StoreReader {
     },
   ): ScanResult {
     const bucket = this.#bucket(bucketId);
-    const c = new RecordCollector(bucketId, this.#window, Math.min(count, to - from + 1));
+    const c = new RecordCollector(bucketId, this.#window, Math.min(count, to - from + 1), into);
     let next = from;
     let hasMore = false;
     for (const s of bucket.segments()) {
@@ -414,12 +424,13 @@ export class StoreReader {
   }
 
   /** Events of a partition with sequences in [from, to], at most `count`, with an exact hasMore. */
-  scanPartition(partitionId: number, from: number, to: number, count: number): ScanResult {
-    return this.#logged(() => this.#scanPartition(partitionId, from, to, count));
+  /** `into`: a buffer for the result (see RecordCollector). */
+  scanPartition(partitionId: number, from: number, to: number, count: number, into?: ArrayBuffer): ScanResult {
+    return this.#logged(() => this.#scanPartition(partitionId, from, to, count, into));
   }
 
-  #scanPartition(partitionId: number, from: number, to: number, count: number): ScanResult {
-    return this.#scanRange(this.bucketOfPartition(partitionId), from, to, count, {
+  #scanPartition(partitionId: number, from: number, to: number, count: number, into: ArrayBuffer | undefined): ScanResult {
+    return this.#scanRange(this.bucketOfPartition(partitionId), from, to, count, into, {
       range: (lookup) => lookup.partitionRange(partitionId),
       offsets: (lookup, start, max) => lookup.partitionOffsets(partitionId, start, max),
       wrongRecord: (buf, at, sequence) => {

@@ -9,6 +9,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { ResultBufferPool, type ResultBufferStats } from './result-buffer-pool.ts';
 import type { BucketWriterStats, TransactionOutcome, TransactionRequest } from './bucket-writer.ts';
 import { InProcessReadBackend, type ReadBackend, type ReadEncoding, type WriteBackend } from './backends.ts';
 import { nodeFileIo } from '../../native-free-io/file-io.ts';
@@ -224,6 +225,8 @@ function unpack(result: Uint8Array): ScanResult {
 
 export class PiscinaReadBackend implements ReadBackend {
   readonly #pool: Piscina;
+  /** Buffers for recyclable partition pages: 256 KiB holds a full page of events up to about 1 KiB each. */
+  readonly #results = new ResultBufferPool(256 * 1024, 64);
   constructor(pool: Piscina) {
     this.#pool = pool;
   }
@@ -236,17 +239,25 @@ export class PiscinaReadBackend implements ReadBackend {
   async streamVersion(streamId: string, partitionKey: Uint8Array | undefined): Promise<number> {
     return this.#run({ op: 'streamVersion', streamId, partitionKey });
   }
-  async scanPartition(partitionId: number, from: number, to: number, count: number, encoding?: ReadEncoding): Promise<ScanResult> {
-    return unpack(await this.#run({ op: 'scanPartition', partitionId, from, to, count, resp: encoding?.resp }));
+  async scanPartition(partitionId: number, from: number, to: number, count: number, encoding?: ReadEncoding, recyclable = false): Promise<ScanResult> {
+    if (!recyclable || encoding !== undefined) return unpack(await this.#run({ op: 'scanPartition', partitionId, from, to, count, resp: encoding?.resp }));
+    const into = this.#results.take();
+    const result = unpack(await this.#run({ op: 'scanPartition', partitionId, from, to, count, into }, [into]));
+    const buffer = result.records.buffer as ArrayBuffer;
+    if (buffer.byteLength === this.#results.bufferBytes) result.release = () => this.#results.give(buffer);
+    return result;
   }
   /**
    * A task on the pool. An EngineError thrown in a worker arrives as a plain Error (structured clone keeps the
    * message, not the class or its code): give READERR back its code, so that a corrupt record is answered as
    * `-READERR ...` and not as an internal error.
    */
-  async #run(task: ReadTask): Promise<any> {
+  resultBufferStats(): ResultBufferStats {
+    return this.#results.stats();
+  }
+  async #run(task: ReadTask, transferList?: ArrayBuffer[]): Promise<any> {
     try {
-      return await this.#pool.run(task);
+      return await this.#pool.run(task, transferList === undefined ? undefined : { transferList });
     } catch (err) {
       if (err instanceof Error && !(err instanceof EngineError) && err.message.startsWith('read error:')) throw new EngineError('READERR', err.message, { cause: err });
       throw err;

@@ -79,16 +79,16 @@ export function writeEventMap(e: RespEncoder, buf: Buffer, at: number): void {
   e.integer(readU64(buf, body + 64));
   let p = body + EVENT_BODY_FIXED_BYTES;
   e.raw(key.streamId);
-  e.bulkString(buf.subarray(p, p + streamIdLength));
+  e.bulkStringRange(buf, p, p + streamIdLength);
   p += streamIdLength;
   e.raw(key.eventName);
-  e.bulkString(buf.subarray(p, p + eventNameLength));
+  e.bulkStringRange(buf, p, p + eventNameLength);
   p += eventNameLength;
   e.raw(key.metadata);
-  e.bulkString(buf.subarray(p, p + metadataLength));
+  e.bulkStringRange(buf, p, p + metadataLength);
   p += metadataLength;
   e.raw(key.payload);
-  e.bulkString(buf.subarray(p, p + payloadLength));
+  e.bulkStringRange(buf, p, p + payloadLength);
 }
 
 

@@ -45,7 +45,16 @@ export type RespEncoderOptions = {
   protocol?: RespProtocol;
   /** Size of each slab the replies are written into. A bigger batch gets a bigger slab of its own. */
   slabBytes?: number;
+  /** Where slabs of `slabBytes` come from and go when replaced (a Connection and its SlabPool); none: allocated. */
+  slabs?: SlabSource;
 };
+
+/** Slabs for an encoder: `take()` gives one of the encoder's `slabBytes`; `retired(slab)` gets each one it replaced. */
+export interface SlabSource {
+  take(): Buffer;
+  /** The encoder has moved on from `slab` (its unsent bytes copied out); views take() gave of it may still be in use. */
+  retired(slab: Buffer): void;
+}
 
 export const respEncoderDefaults = {
   protocol: 3,
@@ -86,6 +95,7 @@ export class RespEncoder {
   readonly slabBytes: number;
 
   #slab: Buffer = emptySlab;
+  readonly #slabs: SlabSource | undefined;
   /** Bytes before #start were handed out by take(); #end is where the next byte goes. */
   #start = 0;
   #end = 0;
@@ -93,6 +103,7 @@ export class RespEncoder {
   constructor(options: RespEncoderOptions = {}) {
     this.#protocol = checkProtocol(options.protocol ?? respEncoderDefaults.protocol);
     this.slabBytes = options.slabBytes ?? respEncoderDefaults.slabBytes;
+    this.#slabs = options.slabs;
     if (!Number.isSafeInteger(this.slabBytes) || this.slabBytes < 64) {
       throw new RangeError(`slabBytes must be an integer >= 64, got ${this.slabBytes}`);
     }
@@ -105,6 +116,11 @@ export class RespEncoder {
   /** Switches the protocol for every later reply (HELLO 2 / HELLO 3). */
   set protocol(value: RespProtocol) {
     this.#protocol = checkProtocol(value);
+  }
+
+  /** The slab being written (the one views from the next take() come from, unless it outgrows slabBytes). */
+  get slab(): Buffer {
+    return this.#slab;
   }
 
   /** Bytes written since the last `take()`. */
@@ -216,6 +232,27 @@ export class RespEncoder {
     this.#end = p + 2;
   }
 
+  /**
+   * `$len\r\n` and `source[start..end)` as a bulk string, copied without making a view of the range (a view per field
+   * is garbage; for a catch-up that was most of what the main thread allocated).
+   */
+  bulkStringRange(source: Buffer, start: number, end: number): void {
+    const length = end - start;
+    this.#reserve(headerBytesMax + length);
+    this.#header(DOLLAR, length);
+    const slab = this.#slab;
+    let p = this.#end;
+    if (length <= 16) {
+      for (let k = 0; k < length; k++) slab[p + k] = source[start + k];
+    } else {
+      source.copy(slab, p, start, end);
+    }
+    p += length;
+    slab[p] = CR;
+    slab[p + 1] = LF;
+    this.#end = p + 2;
+  }
+
   /** RESP3 `_\r\n`; RESP2 `$-1\r\n` (the null bulk string). */
   null(): void {
     if (this.#protocol === 3) this.#bytes3(UNDERSCORE, CR, LF);
@@ -275,9 +312,17 @@ export class RespEncoder {
 
   /** Appends bytes that are already RESP in this connection's protocol (for example an event map a worker encoded). */
   raw(bytes: Uint8Array): void {
-    this.#reserve(bytes.length);
-    this.#slab.set(bytes, this.#end);
-    this.#end += bytes.length;
+    const length = bytes.length;
+    this.#reserve(length);
+    if (length <= 24) {
+      // Map keys and the like: a loop beats TypedArray#set's call overhead at this size.
+      const slab = this.#slab;
+      const p = this.#end;
+      for (let k = 0; k < length; k++) slab[p + k] = bytes[k];
+    } else {
+      this.#slab.set(bytes, this.#end);
+    }
+    this.#end += length;
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -312,9 +357,12 @@ export class RespEncoder {
   #reserve(bytes: number): void {
     if (this.#end + bytes <= this.#slab.length) return;
     const pending = this.#end - this.#start;
-    const slab = Buffer.allocUnsafe(Math.max(this.slabBytes, 2 * (pending + bytes)));
-    this.#slab.copy(slab, 0, this.#start, this.#end);
+    const size = Math.max(this.slabBytes, 2 * (pending + bytes));
+    const slab = size === this.slabBytes && this.#slabs !== undefined ? this.#slabs.take() : Buffer.allocUnsafe(size);
+    const old = this.#slab;
+    old.copy(slab, 0, this.#start, this.#end);
     this.#slab = slab;
+    if (old !== emptySlab) this.#slabs?.retired(old);
     this.#start = 0;
     this.#end = pending;
   }
@@ -335,14 +383,20 @@ export class RespEncoder {
       slab[p] = DIGIT_0 + ((n / 10) | 0);
       slab[p + 1] = DIGIT_0 + (n % 10);
       p += 2;
+    } else if (n < INT32_LIMIT) {
+      p = writeDigits(slab, p, n);
     } else {
-      let digits = 3;
-      while (digits < 16 && n >= powersOfTen[digits]) digits++;
-      for (let k = p + digits - 1; k >= p; k--) {
-        slab[k] = DIGIT_0 + (n % 10);
-        n = Math.floor(n / 10);
+      // Above 2^31 the digits come from two int32 halves (n < 2^53 < 10^16, so high < 10^8): small-integer
+      // arithmetic instead of a floating-point modulo per digit (timestamps in ms have 13 digits).
+      const high = Math.floor(n / 1e8);
+      let low = n - high * 1e8;
+      p = writeDigits(slab, p, high);
+      for (let k = p + 7; k >= p; k--) {
+        const q = (low / 10) | 0;
+        slab[k] = DIGIT_0 + (low - q * 10);
+        low = q;
       }
-      p += digits;
+      p += 8;
     }
     slab[p] = CR;
     slab[p + 1] = LF;
@@ -461,6 +515,20 @@ export function encodeSimpleString(s: string): Buffer {
 }
 
 const powersOfTen: number[] = Array.from({ length: 17 }, (_, k) => 10 ** k);
+const INT32_LIMIT = 2 ** 31;
+
+/** Writes the decimal digits of `n` (0 <= n < 2^31) at `slab[p..]`; returns the position after them. */
+function writeDigits(slab: Buffer, p: number, n: number): number {
+  let digits = 1;
+  while (digits < 10 && n >= powersOfTen[digits]) digits++;
+  let v = n | 0;
+  for (let k = p + digits - 1; k >= p; k--) {
+    const q = (v / 10) | 0;
+    slab[k] = DIGIT_0 + (v - q * 10);
+    v = q;
+  }
+  return p + digits;
+}
 
 function checkProtocol(value: number): RespProtocol {
   if (value !== 2 && value !== 3) throw new RangeError(`RESP protocol must be 2 or 3, got ${value}`);

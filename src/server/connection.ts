@@ -32,7 +32,8 @@ import type { Config } from '../config/config-schema.ts';
 import type { Database } from '../database.ts';
 import { EngineError } from '../engine/engine-error.ts';
 import type { Logger } from '../logging/logger.ts';
-import { RespEncoder } from '../protocol/resp-encoder.ts';
+import { RespEncoder, respEncoderDefaults } from '../protocol/resp-encoder.ts';
+import { SlabPool } from '../protocol/slab-pool.ts';
 import { errorCode, ProtocolError, ReplyError } from '../protocol/reply-error.ts';
 import { RespRequestParser } from '../protocol/resp-request-parser.ts';
 import { checkAuthenticated, resolveCommand } from '../commands/command-table.ts';
@@ -81,6 +82,12 @@ const callReply = (e: RespEncoder, reply: Reply): void => reply(e);
 
 /** How long a connection closed by QUIT or a protocol error waits for the client to close its side. */
 const CLOSE_LINGER_MS = 2000;
+
+/** Reply slabs of every connection on this thread, going round (SlabPool): up to 64 x 64 KiB kept. */
+export const replySlabs = new SlabPool(respEncoderDefaults.slabBytes, 64);
+const EMPTY_SLAB = Buffer.alloc(0);
+/** push() writes to the socket at once when this much is encoded (half a slab). */
+const PUSH_FLUSH_BYTES = respEncoderDefaults.slabBytes / 2;
 
 /**
  * One entry of the ordered reply queue: a reply (ready, or filled in when its promise settles), or a PendingReply
@@ -133,7 +140,14 @@ export class Connection implements ConnectionState {
   readonly #o: ConnectionOptions;
   readonly #ctx: CommandContext;
   readonly #parser: RespRequestParser;
-  readonly #encoder = new RespEncoder({ protocol: 3 });
+  readonly #encoder = new RespEncoder({ protocol: 3, slabs: this });
+
+  /**
+   * The slab of each socket.write whose callback has not run yet, oldest first from #writesHead (writes complete in
+   * order). A slab the encoder has moved on from goes back to the pool when the last write from it completes.
+   */
+  #writes: Buffer[] = [];
+  #writesHead = 0;
 
   /** Slots not yet encoded; #head is the first live index (the array is compacted now and then). */
   #queue: Slot[] = [];
@@ -200,7 +214,10 @@ export class Connection implements ConnectionState {
       return false;
     }
     this.#add(write, false);
-    this.#scheduleFlush();
+    // A catch-up pushes far more than one slab between two turns of the event loop: write each half slab as it
+    // fills, so the encoder stays on pooled slabs of its usual size instead of growing one to megabytes.
+    if (this.#encoder.length >= PUSH_FLUSH_BYTES) this.#flush();
+    else this.#scheduleFlush();
     return true;
   }
 
@@ -393,9 +410,11 @@ export class Connection implements ConnectionState {
 
   #flush(): void {
     if (this.#encoder.length === 0 || this.#closed || this.#ended) return;
+    const slab = this.#encoder.slab;
     const out = this.#encoder.take();
     this.#o.counters.netOutputBytes += out.length;
-    this.#socket.write(out);
+    this.#writes.push(out.buffer === slab.buffer ? slab : EMPTY_SLAB);
+    this.#socket.write(out, this.#onWritten);
     // Written through to the kernel at once (the usual case): the slab's bytes are free again. Reusing it keeps a
     // busy connection from allocating a new 64 KiB slab every few replies (external memory that drives GC).
     if (this.#socket.writableLength === 0) this.#encoder.recycle();
@@ -404,6 +423,31 @@ export class Connection implements ConnectionState {
       this.#updatePaused();
     }
   }
+
+  // SlabSource (the encoder's slabs, see SlabPool)
+
+  take(): Buffer {
+    return replySlabs.take();
+  }
+
+  retired(slab: Buffer): void {
+    // No write of it is waiting: free now. Otherwise the last one's callback frees it (#onWritten).
+    if (this.#writes.length === this.#writesHead || this.#writes[this.#writes.length - 1] !== slab) replySlabs.give(slab);
+  }
+
+  readonly #onWritten = (): void => {
+    const slab = this.#writes[this.#writesHead++];
+    if (this.#writesHead === this.#writes.length) {
+      this.#writes.length = 0;
+      this.#writesHead = 0;
+    } else if (this.#writes[this.#writesHead] === slab) {
+      return; // a later write still uses it
+    } else if (this.#writesHead >= 1024 && this.#writesHead * 2 >= this.#writes.length) {
+      this.#writes = this.#writes.slice(this.#writesHead); // a connection that never drains: drop the done part
+      this.#writesHead = 0;
+    }
+    if (slab !== this.#encoder.slab) replySlabs.give(slab);
+  };
 
   #onDrain(): void {
     if (this.#pausedForOutput) {

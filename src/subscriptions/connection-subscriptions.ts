@@ -30,6 +30,8 @@ export const SUBSCRIPTIONS_PER_CONNECTION_MAX = 10_000;
 export const CHANNELS_PER_CONNECTION_MAX = 10_000;
 
 const MESSAGE = encodeSimpleString('message');
+/** Events per push() call (see SubscriptionPushSink.send). */
+const PUSH_GROUP_EVENTS = 16;
 const UNSUBSCRIBE = encodeSimpleString('unsubscribe');
 
 function bulk(text: string): Buffer {
@@ -91,15 +93,21 @@ export class SubscriptionPushSink implements SubscriptionSink {
   send(page: EventPage, start: number, end: number, firstCursor: number): boolean {
     if (this.#connection.closed) return false;
     const id = this.#id;
-    return this.#connection.push((encoder) => {
-      for (let i = start; i < end; i++) {
-        encoder.pushHeader(4);
-        encoder.raw(MESSAGE);
-        encoder.raw(id);
-        encoder.integer(firstCursor + i - start);
-        page.writeMap(encoder, i);
-      }
-    });
+    // In groups, so that the connection can write a long page out a slab at a time (Connection.push).
+    for (let from = start; from < end; from += PUSH_GROUP_EVENTS) {
+      const to = Math.min(end, from + PUSH_GROUP_EVENTS);
+      const ok = this.#connection.push((encoder) => {
+        for (let i = from; i < to; i++) {
+          encoder.pushHeader(4);
+          encoder.raw(MESSAGE);
+          encoder.raw(id);
+          encoder.integer(firstCursor + i - start);
+          page.writeMap(encoder, i);
+        }
+      });
+      if (!ok) return false;
+    }
+    return true;
   }
 
   ended(): void {

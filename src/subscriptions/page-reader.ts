@@ -33,8 +33,11 @@ export class EventPage {
   readonly #buffers: Buffer[];
   readonly #offsets: number[];
   /** Sequences and versions read once per page (every subscriber sharing the page checks them). */
-  readonly #sequences: Float64Array;
-  readonly #versions: Float64Array;
+  readonly #sequences: number[];
+  readonly #versions: number[];
+  /** Hands the records' buffer back for another read (ScanResult.release), once every consumer released the page. */
+  #giveBack: (() => void) | undefined;
+  #released = 0;
   /** For a page from the recent-events cache: its events, which keep their encodings across pages. */
   readonly #recent: readonly RecentEvent[] | undefined;
   #streamIds: (string | undefined)[] | undefined;
@@ -42,12 +45,13 @@ export class EventPage {
   #resp2: (Buffer | undefined)[] | undefined;
   #json: (string | undefined)[] | undefined;
 
-  constructor(records: Buffer, count: number, hasMore: boolean, recent?: readonly RecentEvent[]) {
+  constructor(records: Buffer, count: number, hasMore: boolean, recent?: readonly RecentEvent[], giveBack?: () => void) {
     this.count = count;
     this.hasMore = hasMore;
+    this.#giveBack = giveBack;
     this.#offsets = new Array<number>(count);
-    this.#sequences = new Float64Array(count);
-    this.#versions = new Float64Array(count);
+    this.#sequences = new Array<number>(count);
+    this.#versions = new Array<number>(count);
     if (recent !== undefined) {
       this.#recent = recent;
       this.#buffers = new Array<Buffer>(count);
@@ -105,10 +109,24 @@ export class EventPage {
   }
 
   /**
-   * Subscribers this page was read for (PageReader counts those that join a read in flight). With one, its events
-   * are encoded straight into that subscriber's connection; with more, once each and shared (mapBytes).
+   * Subscribers this page was read for (PageReader counts those that join a read in flight; the count is final
+   * before any of them gets the page). With one, its events are encoded straight into that subscriber's connection;
+   * with more, once each and shared (mapBytes).
    */
   consumers = 1;
+
+  /**
+   * A consumer is done with the page and will not touch it again. Once all of them are, the records' buffer goes
+   * back to the read pool (ResultBufferPool). A consumer that drops a page without releasing it only keeps the
+   * buffer from going round.
+   */
+  release(): void {
+    this.#released++;
+    if (this.#released < this.consumers || this.#giveBack === undefined) return;
+    const giveBack = this.#giveBack;
+    this.#giveBack = undefined;
+    giveBack();
+  }
 
   /** Writes event `i` as the %11 event map (RESP3) or its flattened array (RESP2) to `e`. */
   writeMap(e: RespEncoder, i: number): void {
@@ -149,7 +167,7 @@ const EMPTY = Buffer.alloc(0);
 
 export class PageReader {
   readonly #db: Database;
-  readonly #inFlight = new Map<string, Promise<EventPage>>();
+  readonly #inFlight = new Map<string, { page: Promise<EventPage>; consumers: number }>();
   /** Where partition reads look first (SubscriptionHub feeds it); none: always the disk. */
   recent: RecentEvents | undefined;
   /** Reads issued and reads joined, for tests and INFO; `diskReads` of `reads` went to the disk. */
@@ -174,8 +192,8 @@ export class PageReader {
       const run = this.recent?.read(partitionId, from, count);
       if (run !== undefined) return EventPage.fromRecent(run.events, run.more);
       this.diskReads++;
-      const r = await this.#db.scanPartitionRaw(partitionId, from, Number.MAX_SAFE_INTEGER, count);
-      return new EventPage(r.records, r.count, r.hasMore);
+      const r = await this.#db.scanPartitionRaw(partitionId, from, Number.MAX_SAFE_INTEGER, count, undefined, true);
+      return new EventPage(r.records, r.count, r.hasMore, undefined, r.release);
     });
   }
 
@@ -191,15 +209,26 @@ export class PageReader {
     const pending = this.#inFlight.get(key);
     if (pending !== undefined) {
       this.joined++;
-      return pending.then((page) => {
-        page.consumers++;
-        return page;
-      });
+      pending.consumers++;
+      return pending.page;
     }
     this.reads++;
-    const p = read().finally(() => this.#inFlight.delete(key));
-    this.#inFlight.set(key, p);
-    return p;
+    const entry = { page: undefined as unknown as Promise<EventPage>, consumers: 1 };
+    // Counted before anyone gets the page, and no one joins after (the entry goes in the same step): a page's
+    // buffer is given back only after `consumers` releases (EventPage.release).
+    entry.page = read().then(
+      (page) => {
+        this.#inFlight.delete(key);
+        page.consumers = entry.consumers;
+        return page;
+      },
+      (err: unknown) => {
+        this.#inFlight.delete(key);
+        throw err;
+      },
+    );
+    this.#inFlight.set(key, entry);
+    return entry.page;
   }
 }
 

@@ -300,6 +300,7 @@ export class Subscription implements Wakeable {
             const page = await pagePromise;
             if (this.#closed) return;
             if (this.#credit() <= 0) {
+              page.release();
               this.#addNews(i); // the window filled up: this source reads again after an ack
               continue;
             }
@@ -310,6 +311,7 @@ export class Subscription implements Wakeable {
               sent += r;
               if ((s as StreamSource).tailFrom === this.#pageEnd(s, page, true) && !page.hasMore) s.seenGen = gen;
               else this.#addNews(i);
+              page.release();
               continue;
             }
             const r = this.#take(s, page);
@@ -323,6 +325,7 @@ export class Subscription implements Wakeable {
               this.#addNews(i);
               if (s.kind === 'partition' && page.hasMore) this.#readAhead(s);
             }
+            page.release(); // its events are encoded (or copied) into the connection: nothing here reads it again
           }
         }
         this.#workSinceYield += sent;

@@ -61,6 +61,10 @@ const typeCases: [string, (e: RespEncoder) => void, string, string][] = [
   ['setHeader', (e) => e.setHeader(3), '~3\r\n', '*3\r\n'],
   ['pushHeader', (e) => e.pushHeader(4), '>4\r\n', '*4\r\n'],
   ['raw', (e) => e.raw(Buffer.from('+PONG\r\n')), '+PONG\r\n', '+PONG\r\n'],
+  ['raw longer than the copy loop', (e) => e.raw(Buffer.from(`+${'k'.repeat(40)}\r\n`)), `+${'k'.repeat(40)}\r\n`, `+${'k'.repeat(40)}\r\n`],
+  ['bulkStringRange', (e) => e.bulkStringRange(Buffer.from('xxhello worldyy'), 2, 13), '$11\r\nhello world\r\n', '$11\r\nhello world\r\n'],
+  ['bulkStringRange long', (e) => e.bulkStringRange(Buffer.from(`<${'p'.repeat(200)}>`), 1, 201), `$200\r\n${'p'.repeat(200)}\r\n`, `$200\r\n${'p'.repeat(200)}\r\n`],
+  ['bulkStringRange empty', (e) => e.bulkStringRange(Buffer.from('abc'), 1, 1), '$0\r\n\r\n', '$0\r\n\r\n'],
 ];
 
 describe('byte-exact replies, RESP3 and RESP2', () => {
@@ -205,6 +209,50 @@ describe('batching', () => {
     e.bulkString('b'.repeat(100));
     e.integer(1);
     expect(e.take().toString()).toBe(`*3\r\n$50\r\n${'a'.repeat(50)}\r\n$100\r\n${'b'.repeat(100)}\r\n:1\r\n`);
+  });
+
+  it('integers: every digit count and the int32 / 10^8 boundaries, then 100,000 random safe integers', () => {
+    const e = new RespEncoder({ slabBytes: 64 });
+    const check = (n: number) => {
+      e.integer(n);
+      const got = e.take().toString('latin1');
+      if (got !== `:${n}\r\n`) expect(got).toBe(`:${n}\r\n`);
+    };
+    for (let d = 0; d <= 16; d++) for (const n of [10 ** d - 1, 10 ** d, 10 ** d + 1]) if (Number.isSafeInteger(n)) (check(n), check(-n));
+    for (const n of [2 ** 31 - 1, 2 ** 31, 2 ** 31 + 1, 2 ** 32, 1e8 * 2 ** 26 - 1, 1_763_900_000_123, Number.MAX_SAFE_INTEGER]) (check(n), check(-n));
+    const next = rng(3);
+    for (let i = 0; i < 100_000; i++) check(Math.floor(next() * 2 ** Math.floor(next() * 54)) * (next() < 0.1 ? -1 : 1));
+  });
+
+  it('takes slabs from its SlabSource and hands each replaced one back', () => {
+    const given: Buffer[] = [];
+    const retired: Buffer[] = [];
+    const e = new RespEncoder({
+      slabBytes: 64,
+      slabs: {
+        take: () => {
+          const b = Buffer.alloc(64);
+          given.push(b);
+          return b;
+        },
+        retired: (b) => retired.push(b),
+      },
+    });
+    let expected = '';
+    for (let i = 0; i < 20; i++) {
+      e.bulkString('s'.repeat(i));
+      expected += `$${i}\r\n${'s'.repeat(i)}\r\n`;
+    }
+    // The batch outgrew a slab and went to a bigger one of its own (not from the source), then back to 64 B slabs.
+    expect(e.take().toString()).toBe(expected);
+    for (let i = 0; i < 20; i++) {
+      e.simpleString('ok');
+      expect(e.take().toString()).toBe('+ok\r\n');
+    }
+    expect(given.length).toBeGreaterThan(1);
+    expect(retired.length).toBeGreaterThan(0);
+    for (const r of retired) expect(r === e.slab).toBe(false);
+    expect(given.includes(e.slab)).toBe(true);
   });
 
   it('truncate() drops a half-written reply', () => {

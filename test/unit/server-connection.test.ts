@@ -11,11 +11,18 @@ import type { AppendCallback, Database } from '../../src/database.ts';
 import type { EventRequest } from '../../src/engine/bucket-writer.ts';
 import { parseUuid } from '../../src/ids/partition-key.ts';
 import { pino } from 'pino';
-import { Connection, connectionLimitsDefault, type ConnectionLimits } from '../../src/server/connection.ts';
+import { Connection, connectionLimitsDefault, replySlabs, type ConnectionLimits } from '../../src/server/connection.ts';
+import { seededRandom } from '../../bench/load/key-distribution.ts';
 import { encodeCommand } from '../integration/helpers/raw-client.ts';
 
 class FakeSocket extends EventEmitter {
   writes: Buffer[] = [];
+  /**
+   * With `holdWrites`, a write keeps the caller's bytes (no copy) and its callback until complete() "sends" them:
+   * as a real socket may, so that bytes changed before their write completed show up in `writes`.
+   */
+  holdWrites = false;
+  held: { bytes: Buffer; callback?: () => void }[] = [];
   paused = false;
   ended = false;
   destroyed = false;
@@ -25,9 +32,23 @@ class FakeSocket extends EventEmitter {
   setNoDelay(): this {
     return this;
   }
-  write(b: Buffer): boolean {
+  write(b: Buffer, callback?: () => void): boolean {
+    if (this.holdWrites) {
+      this.held.push({ bytes: b, callback });
+      this.writableLength += b.length;
+      return false;
+    }
     this.writes.push(Buffer.from(b));
+    if (callback !== undefined) process.nextTick(callback);
     return true;
+  }
+  /** Sends the oldest `n` held writes (copies their bytes now) and runs their callbacks, in order. */
+  complete(n = this.held.length): void {
+    for (const w of this.held.splice(0, n)) {
+      this.writes.push(Buffer.from(w.bytes));
+      this.writableLength -= w.bytes.length;
+      w.callback?.();
+    }
   }
   pause(): this {
     this.paused = true;
@@ -216,6 +237,26 @@ describe('Connection', () => {
     appends[0].resolve(0);
     await turn();
     expect(socket.text()).toBe(`+pushed-1\r\n${ack(0)}+pushed-2\r\n+PONG\r\n`);
+  });
+
+  it('reply slabs go round: bytes a write still holds are never overwritten, and slabs come back to the pool', async () => {
+    const { socket, connection } = setup({ pushOutputBytesMax: 1 << 30, outputPausedBytes: 1 << 30 });
+    socket.holdWrites = true;
+    const reusedBefore = replySlabs.reused;
+    let expected = '';
+    const next = seededRandom(11);
+    for (let i = 0; i < 3000; i++) {
+      // Pushes of 20 B to 6 KB, each byte telling which push it belongs to, so a slab reused too early shows.
+      const text = String.fromCharCode(97 + (i % 26)).repeat(Math.floor(next() * (next() < 0.2 ? 6000 : 300)));
+      connection.push((e) => e.bulkString(text));
+      expected += `$${text.length}\r\n${text}\r\n`;
+      if (next() < 0.3) await new Promise((r) => setImmediate(r)); // the once-per-turn flush
+      if (next() < 0.05) socket.complete(Math.floor(next() * (socket.held.length + 1)));
+    }
+    await turn();
+    socket.complete();
+    expect(socket.text()).toBe(expected);
+    expect(replySlabs.reused - reusedBefore).toBeGreaterThan(10);
   });
 
   it('onClose callbacks run once; pushes after close are refused', () => {
