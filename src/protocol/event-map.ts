@@ -33,26 +33,14 @@ export const key = {
   lastPartitionSequence: encodeSimpleString('last_partition_sequence'),
 } as const;
 
-const HEX = Buffer.from('0123456789abcdef', 'latin1');
-/** `+` + 36 characters + CRLF. */
-const UUID_LINE_BYTES = 39;
-const uuidLine = Buffer.alloc(UUID_LINE_BYTES);
-uuidLine[0] = 0x2b; // +
-uuidLine[37] = 0x0d;
-uuidLine[38] = 0x0a;
-/** Positions of the 32 hex digits in the hyphenated form. */
-const HEX_POSITIONS = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
-for (const p of [8, 13, 18, 23]) uuidLine[1 + p] = 0x2d; // -
-
 /** `+<lower-case hyphenated uuid>\r\n` from 16 bytes at `buf[at..]`. */
 export function writeUuidSimple(e: RespEncoder, buf: Uint8Array, at: number): void {
-  for (let i = 0; i < 16; i++) {
-    const b = buf[at + i];
-    const p = 1 + HEX_POSITIONS[i];
-    uuidLine[p] = HEX[b >>> 4];
-    uuidLine[p + 1] = HEX[b & 0x0f];
-  }
-  e.raw(uuidLine);
+  e.uuidSimple(buf, at);
+}
+
+/** A little-endian u32 at `buf[at..]` (inline: Buffer#readUInt32LE checks bounds on every call). */
+function u32(buf: Buffer, at: number): number {
+  return (buf[at] | (buf[at + 1] << 8) | (buf[at + 2] << 16)) + buf[at + 3] * 0x1000000;
 }
 
 /** Writes the `%11` event map of the event record at `buf[at..]` (a record accepted by the reader). */
@@ -60,17 +48,17 @@ export function writeEventMap(e: RespEncoder, buf: Buffer, at: number): void {
   const body = at + RECORD_HEADER_BYTES;
   const streamIdLength = buf[body + 74];
   const eventNameLength = buf[body + 75];
-  const metadataLength = buf.readUInt32LE(body + 76);
-  const payloadLength = buf.readUInt32LE(body + 80);
+  const metadataLength = u32(buf, body + 76);
+  const payloadLength = u32(buf, body + 80);
   e.mapHeader(11);
   e.raw(key.eventId);
-  writeUuidSimple(e, buf, body);
+  e.uuidSimple(buf, body);
   e.raw(key.partitionKey);
-  writeUuidSimple(e, buf, body + 16);
+  e.uuidSimple(buf, body + 16);
   e.raw(key.partitionId);
-  e.integer(buf.readUInt16LE(body + 72));
+  e.integer(buf[body + 72] | (buf[body + 73] << 8));
   e.raw(key.transactionId);
-  writeUuidSimple(e, buf, body + 32);
+  e.uuidSimple(buf, body + 32);
   e.raw(key.partitionSequence);
   e.integer(readU64(buf, body + 48));
   e.raw(key.streamVersion);

@@ -253,6 +253,27 @@ export class RespEncoder {
     this.#end = p + 2;
   }
 
+  /**
+   * `+<uuid>\r\n`: the 16 bytes at `bytes[at..]` as a lower-case hyphenated UUID simple string, written in place
+   * (three per event map: the event id, partition key and transaction id).
+   */
+  uuidSimple(bytes: Uint8Array, at: number): void {
+    this.#reserve(UUID_LINE_BYTES);
+    const slab = this.#slab;
+    let p = this.#end;
+    slab[p++] = PLUS;
+    for (let i = 0; i < 16; i++) {
+      if (i === 4 || i === 6 || i === 8 || i === 10) slab[p++] = MINUS;
+      const b = bytes[at + i];
+      slab[p] = HEX_DIGITS[b >>> 4];
+      slab[p + 1] = HEX_DIGITS[b & 0x0f];
+      p += 2;
+    }
+    slab[p] = CR;
+    slab[p + 1] = LF;
+    this.#end = p + 2;
+  }
+
   /** RESP3 `_\r\n`; RESP2 `$-1\r\n` (the null bulk string). */
   null(): void {
     if (this.#protocol === 3) this.#bytes3(UNDERSCORE, CR, LF);
@@ -516,6 +537,9 @@ export function encodeSimpleString(s: string): Buffer {
 
 const powersOfTen: number[] = Array.from({ length: 17 }, (_, k) => 10 ** k);
 const INT32_LIMIT = 2 ** 31;
+/** `+` + 36 characters + CRLF. */
+const UUID_LINE_BYTES = 39;
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
 
 /** Writes the decimal digits of `n` (0 <= n < 2^31) at `slab[p..]`; returns the position after them. */
 function writeDigits(slab: Buffer, p: number, n: number): number {

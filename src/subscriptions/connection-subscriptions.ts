@@ -83,24 +83,32 @@ export class SubscriptionPushSink implements SubscriptionSink {
   readonly #connection: ConnectionState;
   readonly #registry: ConnectionSubscriptions;
   readonly #id: Buffer;
+  /** `>4 +message +<id>` (RESP3) and `*4 ...` (RESP2): what every message push starts with, before its cursor. */
+  readonly #messageHead: { 2: Buffer; 3: Buffer };
 
   constructor(registry: ConnectionSubscriptions, id: string) {
     this.#connection = registry.connection;
     this.#registry = registry;
     this.#id = encodeSimpleString(id);
+    const head = (protocol: 2 | 3) => {
+      const e = new RespEncoder({ protocol, slabBytes: 128 });
+      e.pushHeader(4);
+      e.raw(MESSAGE);
+      e.raw(this.#id);
+      return Buffer.from(e.take());
+    };
+    this.#messageHead = { 2: head(2), 3: head(3) };
   }
 
   send(page: EventPage, start: number, end: number, firstCursor: number): boolean {
     if (this.#connection.closed) return false;
-    const id = this.#id;
     // In groups, so that the connection can write a long page out a slab at a time (Connection.push).
     for (let from = start; from < end; from += PUSH_GROUP_EVENTS) {
       const to = Math.min(end, from + PUSH_GROUP_EVENTS);
       const ok = this.#connection.push((encoder) => {
+        const head = this.#messageHead[encoder.protocol];
         for (let i = from; i < to; i++) {
-          encoder.pushHeader(4);
-          encoder.raw(MESSAGE);
-          encoder.raw(id);
+          encoder.raw(head);
           encoder.integer(firstCursor + i - start);
           page.writeMap(encoder, i);
         }
