@@ -225,8 +225,8 @@ function unpack(result: Uint8Array): ScanResult {
 
 export class PiscinaReadBackend implements ReadBackend {
   readonly #pool: Piscina;
-  /** Buffers for recyclable partition pages: 256 KiB holds a full page of events up to about 1 KiB each. */
-  readonly #results = new ResultBufferPool(256 * 1024, 64);
+  /** Buffers for recyclable partition pages: 512 KiB holds a full page (PAGE_EVENTS_MAX) of events up to about 1 KiB each; at most 32 MiB kept. */
+  readonly #results = new ResultBufferPool(512 * 1024, 64);
   constructor(pool: Piscina) {
     this.#pool = pool;
   }

@@ -19,7 +19,7 @@ import { eventJson, eventMapBytes } from './event-encoding.ts';
 import type { RecentEvent, RecentEvents } from './recent-events.ts';
 
 /** At most this many events per page. */
-export const PAGE_EVENTS_MAX = 256;
+export const PAGE_EVENTS_MAX = 512;
 /** Pages aim at about this many bytes of records (large events make shorter pages). */
 export const PAGE_BYTES_TARGET = 1024 * 1024;
 
