@@ -68,24 +68,46 @@ export function measureCatchUp(o: CatchUpOptions): Promise<CatchUpResult> {
       for (const a of args) encoder.bulkString(a);
       socket.write(encoder.take());
     };
-    const events = (chunk: Buffer) => {
-      const data = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
+    /** Counts `header` (and looks for an error line) in `chunk`, given the tail of the bytes before it in `carry`. */
+    const scan = (chunk: Buffer): string | undefined => {
+      let data = chunk;
+      if (carry.length > 0) {
+        if (chunk.length < 64) {
+          data = Buffer.concat([carry, chunk]);
+        } else {
+          // Only what straddles the boundary needs the bytes before it: a short junction, not a copy of the chunk.
+          const junction = Buffer.concat([carry, chunk.subarray(0, carry.length)]);
+          const found = scanOne(junction, false);
+          if (found !== undefined) return found;
+        }
+      }
+      const found = scanOne(data, true);
+      // Carry fewer bytes than a header, so that no header is counted twice, yet enough to find one that straddles.
+      carry = Buffer.from(data.subarray(Math.max(0, data.length - ((header?.length ?? pushHeaders[1].length) - 1))));
+      return found;
+    };
+    /** Counts headers in `data` (in a junction, only those starting in its carried part) and finds an error line. */
+    const scanOne = (data: Buffer, all: boolean): string | undefined => {
       if (header === undefined) {
         // Learn how this server spells the push kind from the first push.
         const found = pushHeaders.map((h) => data.indexOf(h)).map((i, k) => ({ i, k })).filter((x) => x.i >= 0);
         if (found.length > 0) header = pushHeaders[found.sort((a, b) => a.i - b.i)[0].k];
       }
-      const before = received;
+      const limit = all ? data.length : carry.length;
       if (header !== undefined) {
-        for (let i = data.indexOf(header); i !== -1; i = data.indexOf(header, i + header.length)) received++;
+        for (let i = data.indexOf(header); i !== -1 && i < limit; i = data.indexOf(header, i + header.length)) received++;
       }
       const err = data.indexOf(errorLine);
-      if (err !== -1) {
+      if (err !== -1 && (all || err < carry.length)) {
         const end = data.indexOf('\r\n', err + 2);
-        return finish(new Error(`error during catch-up: ${data.toString('utf8', err + 3, end === -1 ? data.length : end)}`));
+        return data.toString('utf8', err + 3, end === -1 ? data.length : end);
       }
-      // Carry fewer bytes than a header, so that no header is counted twice, yet enough to find one that straddles.
-      carry = Buffer.from(data.subarray(Math.max(0, data.length - ((header?.length ?? pushHeaders[1].length) - 1))));
+      return undefined;
+    };
+    const events = (chunk: Buffer) => {
+      const before = received;
+      const error = scan(chunk);
+      if (error !== undefined) return finish(new Error(`error during catch-up: ${error}`));
       if (before === 0 && received > 0) firstEventMs = performance.now() - startMs;
       if (received > o.expectedEvents) return finish(new Error(`${received} events arrived, more than the ${o.expectedEvents} stored`));
       if (received === o.expectedEvents) {

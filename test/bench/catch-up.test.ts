@@ -85,7 +85,7 @@ async function fakeSubscriptionServer(events: number, opts: { refuse?: boolean; 
   return (server.address() as net.AddressInfo).port;
 }
 
-for (const chunkBytes of [7, 13, 4096]) {
+for (const chunkBytes of [7, 13, 64, 71, 97, 150, 4096]) {
   it(`counts every event exactly with ${chunkBytes}-byte writes, acknowledging as it goes`, async () => {
     const acks: string[][] = [];
     const port = await fakeSubscriptionServer(1000, { chunkBytes, acks });
