@@ -111,26 +111,34 @@ export class BloomFilter {
 
   add(key: Uint8Array | string): void {
     const bytes = keyBytes(key);
-    const h1 = murmur3x32(bytes, SEED_1);
+    this.addRange(bytes, 0, bytes.length);
+  }
+
+  /** `add` of the key `data[start .. start + length]` (no view made: sealing adds a million event ids at a time). */
+  addRange(data: Uint8Array, start: number, length: number): void {
     const m = this.bitCount;
-    const h2 = murmur3x32(bytes, SEED_2) % m || 1;
+    // g_i = (h1 + i * h2) mod m, stepped by adding h2 (< m) and wrapping: one modulo per key instead of one per probe.
+    let bit = murmur3x32(data, SEED_1, start, length) % m;
+    const h2 = murmur3x32(data, SEED_2, start, length) % m || 1;
     const bits = this.#bits;
     for (let i = 0; i < this.hashCount; i++) {
-      const bit = (h1 + i * h2) % m;
       bits[bit >>> 3] |= 1 << (bit & 7);
+      bit += h2;
+      if (bit >= m) bit -= m;
     }
   }
 
   /** False: `key` was never added. True: it probably was (false positives at about the configured rate). */
   has(key: Uint8Array | string): boolean {
     const bytes = keyBytes(key);
-    const h1 = murmur3x32(bytes, SEED_1);
     const m = this.bitCount;
+    let bit = murmur3x32(bytes, SEED_1) % m;
     const h2 = murmur3x32(bytes, SEED_2) % m || 1;
     const bits = this.#bits;
     for (let i = 0; i < this.hashCount; i++) {
-      const bit = (h1 + i * h2) % m;
       if ((bits[bit >>> 3] & (1 << (bit & 7))) === 0) return false;
+      bit += h2;
+      if (bit >= m) bit -= m;
     }
     return true;
   }

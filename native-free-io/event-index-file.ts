@@ -131,7 +131,7 @@ export function writeEventIndexFile(io: FileIo, path: string, entries: Iterable<
   const order = sortedOrder(hashes, ids, offsets);
 
   const bloom = BloomFilter.create(n, EVENT_INDEX_BLOOM_FALSE_POSITIVE_RATE);
-  for (let i = 0; i < n; i++) bloom.add(ids.subarray(EVENT_ID_BYTES * i, EVENT_ID_BYTES * i + EVENT_ID_BYTES));
+  for (let i = 0; i < n; i++) bloom.addRange(ids, EVENT_ID_BYTES * i, EVENT_ID_BYTES);
   const bloomBytes = bloom.serialize();
   const bits = fanOutBits(n);
   const l = layoutFor(n, bits, bloomBytes.length);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BloomFilter, BloomFilterFormatError } from '../../native-free-io/bloom-filter.ts';
+import { murmur3x32 } from '../../native-free-io/key-hash.ts';
 
 // Seeded, so that the statistical bounds below are checked on the same keys every run (not flaky).
 let seed = 0x9e3779b9;
@@ -60,6 +61,27 @@ describe('BloomFilter', () => {
     const long = 'x'.repeat(1000);
     filter.add(long);
     expect(filter.has(long)).toBe(true);
+  });
+
+  it('sets exactly the bits of the documented scheme, g_i = (h1 + i * h2) mod m (files written before stay readable)', () => {
+    const present = keys(3000);
+    const filter = BloomFilter.create(present.length, 0.01);
+    const m = filter.bitCount;
+    const expected = new Uint8Array(Math.ceil(m / 8));
+    for (const k of present) {
+      filter.add(k);
+      const h1 = murmur3x32(k, 0x9747b28c);
+      const h2 = murmur3x32(k, 0x5bd1e995) % m || 1;
+      for (let i = 0; i < filter.hashCount; i++) {
+        const bit = (h1 + i * h2) % m;
+        expected[bit >>> 3] |= 1 << (bit & 7);
+      }
+    }
+    expect(Buffer.from(filter.serialize().subarray(8)).equals(Buffer.from(expected))).toBe(true);
+    const ranged = BloomFilter.create(present.length, 0.01);
+    const all = Buffer.concat(present);
+    for (let i = 0; i < present.length; i++) ranged.addRange(all, 16 * i, 16);
+    expect(ranged.serialize().equals(filter.serialize())).toBe(true);
   });
 
   it('round trips through serialize', () => {
