@@ -58,17 +58,6 @@ export class SegmentIndex implements SegmentLookup {
     );
   }
 
-  /** addRecord's partition half. */
-  addRecordToPartition(buf: Buffer, at: number, offset: number): void {
-    this.addToPartition(eventRecordField.partitionId(buf, at), eventRecordField.partitionSequence(buf, at), offset);
-  }
-
-  /** addRecord's event-id and stream half. */
-  addRecordToEventsAndStreams(buf: Buffer, at: number, offset: number): void {
-    const body = at + RECORD_HEADER_BYTES;
-    this.addToEventsAndStreams(buf, body, eventRecordField.streamId(buf, at), buf, body + 16, eventRecordField.streamVersion(buf, at), offset);
-  }
-
   /**
    * Indexes one event: its id is the 16 bytes at `eventId[eventIdAt..]`, its partition key those at
    * `partitionKey[partitionKeyAt..]` (both copied; the arrays may be reused afterwards).
@@ -84,20 +73,10 @@ export class SegmentIndex implements SegmentLookup {
     version: number,
     offset: number,
   ): void {
-    this.addToPartition(partitionId, sequence, offset);
-    this.addToEventsAndStreams(eventId, eventIdAt, streamId, partitionKey, partitionKeyAt, version, offset);
-  }
-
-  /** The partition-index half of `add` (a reader following a segment adds the other half when asked: see ActiveSegmentLookup). */
-  addToPartition(partitionId: number, sequence: number, offset: number): void {
+    this.events.add(eventId, eventIdAt, offset);
     const p = this.partitions.get(partitionId);
     if (p === undefined) this.partitions.set(partitionId, { firstSequence: sequence, offsets: [offset] });
     else p.offsets.push(offset);
-  }
-
-  /** The event-id and stream-index half of `add`. */
-  addToEventsAndStreams(eventId: Uint8Array, eventIdAt: number, streamId: string, partitionKey: Uint8Array, partitionKeyAt: number, version: number, offset: number): void {
-    this.events.add(eventId, eventIdAt, offset);
     const s = this.streams.get(streamId);
     if (s === undefined) {
       // A copy (Buffer#slice would be a view of a buffer the caller reuses).

@@ -76,85 +76,15 @@ interface SegmentView {
 class ActiveSegment implements SegmentView {
   readonly segmentId: number;
   readonly data: FileHandle;
-  readonly index = new SegmentIndex();
-  readonly lookup: ActiveSegmentLookup;
-  /** Committed records up to here are in the partition index; up to `lookup.indexedEnd`, in the others too. */
+  readonly lookup = new SegmentIndex();
   scanned = SEGMENT_HEADER_BYTES;
-  constructor(segmentId: number, data: FileHandle, logger: Logger | undefined, bucketId: number) {
+  constructor(segmentId: number, data: FileHandle) {
     this.segmentId = segmentId;
     this.data = data;
-    this.lookup = new ActiveSegmentLookup(this, logger, bucketId);
   }
-}
-
-/**
- * The indexes of an active segment a reader follows. A catch-up subscription or EPSCAN asks only the partition
- * index, which is kept current as the segment is followed; most of the cost of indexing is in the other two (a
- * stream-id string and a map lookup per event, an event id copied into the table), so those are brought up to
- * date when a stream or event lookup asks, by scanning the records followed since (they are in the page cache).
- * With two read workers following every active segment, a catch-up of a freshly written store was spending as
- * much reader time indexing streams nobody asked about as reading the events.
- */
-class ActiveSegmentLookup implements SegmentLookup {
-  readonly #segment: ActiveSegment;
-  readonly #logger: Logger | undefined;
-  readonly #bucketId: number;
-  /** Committed records before this offset are in the event-id and stream indexes. */
-  indexedEnd = SEGMENT_HEADER_BYTES;
-
-  constructor(segment: ActiveSegment, logger: Logger | undefined, bucketId: number) {
-    this.#segment = segment;
-    this.#logger = logger;
-    this.#bucketId = bucketId;
+  get index(): SegmentIndex {
+    return this.lookup;
   }
-
-  /** The event-id and stream indexes, caught up with what the partition index holds. */
-  #full(): SegmentIndex {
-    const a = this.#segment;
-    if (this.indexedEnd < a.scanned) {
-      const result = scanCommitted(
-        a.data,
-        this.indexedEnd,
-        a.scanned,
-        (events) => {
-          for (const e of events) a.index.addRecordToEventsAndStreams(e.buf, e.at, e.offset);
-        },
-        false,
-      );
-      if (result.committedEnd < a.scanned) {
-        // The same bytes scanned cleanly moments ago when they were followed: the file changed under us.
-        this.#logger?.error({ bucket: this.#bucketId, segment: a.segmentId, offset: result.committedEnd, reason: result.reason }, 'followed region of the active segment no longer scans cleanly');
-      }
-      this.indexedEnd = result.committedEnd;
-    }
-    return a.index;
-  }
-
-  eventOffset(eventId: Uint8Array): number | undefined {
-    return this.#full().eventOffset(eventId);
-  }
-  mightContainEvent(eventId: Uint8Array): boolean {
-    return this.#full().mightContainEvent(eventId);
-  }
-  partitionIds(): number[] {
-    return this.#segment.index.partitionIds();
-  }
-  partitionRange(partitionId: number): { first: number; last: number } | undefined {
-    return this.#segment.index.partitionRange(partitionId);
-  }
-  partitionOffsets(partitionId: number, fromSequence: number, maxCount: number): number[] {
-    return this.#segment.index.partitionOffsets(partitionId, fromSequence, maxCount);
-  }
-  mightContainStream(streamId: string): boolean {
-    return this.#full().mightContainStream(streamId);
-  }
-  streamRange(streamId: string): { partitionKey: Uint8Array; first: number; last: number } | undefined {
-    return this.#full().streamRange(streamId);
-  }
-  streamOffsets(streamId: string, fromVersion: number, maxCount: number): number[] {
-    return this.#full().streamOffsets(streamId, fromVersion, maxCount);
-  }
-  close(): void {}
 }
 
 class BucketFollower {
@@ -176,14 +106,14 @@ class BucketFollower {
       for (const id of listSegmentIds(io, dir, this.bucketId)) {
         if (id < pos.segmentId) this.sealed.push(this.#openSealed(id));
       }
-      this.active = new ActiveSegment(pos.segmentId, io.open(segmentFile(dir, this.bucketId, pos.segmentId, DATA_FILE), 'read'), this.#o.logger, this.bucketId);
+      this.active = new ActiveSegment(pos.segmentId, io.open(segmentFile(dir, this.bucketId, pos.segmentId, DATA_FILE), 'read'));
     }
     while (this.active.segmentId < pos.segmentId) {
       // The writer sealed it (index files written) before publishing the next one.
       const old: ActiveSegment = this.active;
       old.data.close();
       this.sealed.push(this.#openSealed(old.segmentId));
-      this.active = new ActiveSegment(old.segmentId + 1, io.open(segmentFile(dir, this.bucketId, old.segmentId + 1, DATA_FILE), 'read'), this.#o.logger, this.bucketId);
+      this.active = new ActiveSegment(old.segmentId + 1, io.open(segmentFile(dir, this.bucketId, old.segmentId + 1, DATA_FILE), 'read'));
     }
     const a = this.active;
     if (pos.offset > a.scanned) {
@@ -195,7 +125,7 @@ class BucketFollower {
         a.scanned,
         pos.offset,
         (events) => {
-          for (const e of events) a.index.addRecordToPartition(e.buf, e.at, e.offset);
+          for (const e of events) a.index.addRecord(e.buf, e.at, e.offset);
         },
         false,
       );
