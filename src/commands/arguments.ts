@@ -7,6 +7,7 @@ import { isUtf8 } from 'node:buffer';
 import { parseUuid, partitionHash } from '../ids/partition-key.ts';
 import { parseExpectedVersion, type ExpectedVersion } from '../engine/expected-version.ts';
 import { errorCode, ReplyError } from '../protocol/reply-error.ts';
+import { keywordText } from './keyword-text.ts';
 
 export function invalidArg(message: string): ReplyError {
   return new ReplyError(errorCode.INVALIDARG, message);
@@ -28,8 +29,7 @@ export function utf8Arg(arg: Buffer, what: string): string {
 
 /** An argument as an upper-case keyword (commands and options are case-insensitive). */
 export function keyword(arg: Buffer): string {
-  // Keywords are short ASCII; latin1 never throws and maps bytes one to one.
-  return arg.length <= 32 ? arg.toString('latin1').toUpperCase() : '';
+  return keywordText(arg);
 }
 
 /** Shows an argument in an error message: quoted, at most 64 characters, control characters escaped. */

@@ -40,6 +40,7 @@ import { quit } from './quit.ts';
 import { select } from './select.ts';
 import { subscribe } from './subscribe.ts';
 import { unsubscribe } from './unsubscribe.ts';
+import { keywordText } from './keyword-text.ts';
 
 const COMMANDS: readonly CommandDescriptor[] = [
   // SierraDB's event commands.
@@ -117,7 +118,7 @@ export interface Resolved {
 /** Finds the command for a request and checks its arity; throws the error reply otherwise. */
 export function resolveCommand(request: Buffer[]): Resolved {
   const nameArg = request[0];
-  const name = nameArg.length <= 32 ? nameArg.toString('latin1').toUpperCase() : '';
+  const name = keywordText(nameArg);
   const entry = table.get(name);
   if (entry === undefined) {
     const shown = nameArg.toString('utf8', 0, Math.min(nameArg.length, 4 * NAME_SHOWN_CHARS_MAX)).toUpperCase();
@@ -127,7 +128,7 @@ export function resolveCommand(request: Buffer[]): Resolved {
   let skip = 1;
   if (entry.subcommands !== undefined && request.length >= 2) {
     const subArg = request[1];
-    const sub = entry.subcommands.get(subArg.length <= 32 ? subArg.toString('latin1').toUpperCase() : '');
+    const sub = entry.subcommands.get(keywordText(subArg));
     if (sub === undefined) {
       throw invalidArg(`unknown subcommand '${subArg.toString('utf8', 0, Math.min(subArg.length, NAME_SHOWN_CHARS_MAX))}' for '${name}'`);
     }

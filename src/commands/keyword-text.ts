@@ -1,0 +1,47 @@
+/**
+ * A keyword argument (a command name, an option name) as upper-case text, without a new string for the ones seen
+ * before: every EAPPEND would otherwise make two (`EAPPEND`, `PAYLOAD`) just to look them up.
+ *
+ * Keywords are short ASCII; latin1 maps bytes one to one and never throws. The texts are kept by a hash of the
+ * case-folded bytes and checked byte for byte, so a collision only costs the string it would have cost anyway.
+ * At most KEYWORDS_KEPT_MAX distinct texts are kept (clients can send anything as a command name; past the limit
+ * new ones are simply not kept).
+ */
+const KEYWORD_BYTES_MAX = 32;
+const KEYWORDS_KEPT_MAX = 512;
+
+interface Kept {
+  /** The upper-case bytes. */
+  readonly bytes: Uint8Array;
+  readonly text: string;
+}
+
+const kept = new Map<number, Kept>();
+
+/** ASCII a-z to A-Z; everything else as is (as String#toUpperCase does for latin1 text below 0x80). */
+function upper(b: number): number {
+  return b >= 0x61 && b <= 0x7a ? b - 0x20 : b;
+}
+
+/** `arg` as upper-case latin1 text; '' for arguments longer than any keyword. */
+export function keywordText(arg: Uint8Array): string {
+  const length = arg.length;
+  if (length > KEYWORD_BYTES_MAX) return '';
+  let h = length;
+  let ascii = true;
+  for (let i = 0; i < length; i++) {
+    const b = arg[i];
+    if (b >= 0x80) ascii = false;
+    h = Math.imul(h ^ upper(b), 0x01000193);
+  }
+  if (!ascii) return Buffer.from(arg.buffer, arg.byteOffset, length).toString('latin1').toUpperCase(); // not a keyword we know
+  const hit = kept.get(h);
+  if (hit !== undefined && hit.bytes.length === length) {
+    let same = true;
+    for (let i = 0; i < length && same; i++) same = hit.bytes[i] === upper(arg[i]);
+    if (same) return hit.text;
+  }
+  const text = Buffer.from(arg.buffer, arg.byteOffset, length).toString('latin1').toUpperCase();
+  if (hit === undefined && kept.size < KEYWORDS_KEPT_MAX) kept.set(h, { bytes: Buffer.from(text, 'latin1'), text });
+  return text;
+}
