@@ -18,6 +18,7 @@ import { EngineError } from './engine-error.ts';
 import { StoreReader, type RecordBatch, type ScanResult } from './store-reader.ts';
 import { RingQueue } from '../threads/ring-queue.ts';
 import type { SharedState } from '../threads/shared-state.ts';
+import { bucketIdForPartition, partitionHash, partitionIdForKey, partitionKeyForStream } from '../ids/partition-key.ts';
 import {
   appendCompletionBytes,
   appendRequestBytes,
@@ -223,26 +224,54 @@ function unpack(result: Uint8Array): ScanResult {
   return { count, hasMore, records: buf.subarray(8) };
 }
 
+/**
+ * Reads on read worker threads, one piscina pool of one thread per read worker. A read goes to the worker that
+ * owns its bucket (bucket % workers): every worker can read every bucket, but each one follows (indexes) the active
+ * segment of a bucket only when it reads that bucket, so with affinity the active segments are indexed once in
+ * all instead of once per worker. For a catch-up of a freshly written store that indexing was as much reader time
+ * as the reads themselves. An event id whose home bucket does not hold it (an id chosen by the client) is looked
+ * for in the other buckets by the home bucket's worker.
+ */
 export class PiscinaReadBackend implements ReadBackend {
-  readonly #pool: Piscina;
+  readonly #pools: Piscina[];
+  readonly #bucketCount: number;
+  readonly #partitionCount: number;
   /** Buffers for recyclable partition pages: 512 KiB holds a full page (PAGE_EVENTS_MAX) of events up to about 1 KiB each; at most 32 MiB kept. */
   readonly #results = new ResultBufferPool(512 * 1024, 64);
-  constructor(pool: Piscina) {
-    this.#pool = pool;
+  constructor(pools: Piscina[], bucketCount: number, partitionCount: number) {
+    this.#pools = pools;
+    this.#bucketCount = bucketCount;
+    this.#partitionCount = partitionCount;
+  }
+  #turn = 0;
+  #poolOfPartition(partitionId: number): Piscina {
+    const bucketId = bucketIdForPartition(partitionId, this.#bucketCount);
+    const n = this.#pools.length;
+    if (n <= this.#bucketCount) return this.#pools[bucketId % n];
+    // More workers than buckets: the workers bucketId, bucketId + bucketCount, ... share the bucket in turn.
+    const sharing = Math.floor((n - 1 - bucketId) / this.#bucketCount) + 1;
+    return this.#pools[bucketId + this.#bucketCount * (this.#turn++ % sharing)];
+  }
+  #poolOfStream(streamId: string, partitionKey: Uint8Array | undefined): Piscina {
+    return this.#poolOfPartition(partitionIdForKey(partitionKey ?? partitionKeyForStream(streamId), this.#partitionCount));
   }
   async getEvent(eventId: Uint8Array, encoding?: ReadEncoding): Promise<RecordBatch> {
-    return unpack(await this.#run({ op: 'getEvent', eventId, resp: encoding?.resp }));
+    // The home bucket of an id is the partition its hash names (ids we generate embed it; see StoreReader.getEvent).
+    const pool = this.#poolOfPartition(partitionHash(eventId) % this.#partitionCount);
+    return unpack(await this.#run(pool, { op: 'getEvent', eventId, resp: encoding?.resp }));
   }
   async scanStream(streamId: string, partitionKey: Uint8Array | undefined, from: number, to: number, count: number, encoding?: ReadEncoding): Promise<ScanResult> {
-    return unpack(await this.#run({ op: 'scanStream', streamId, partitionKey, from, to, count, resp: encoding?.resp, bounds: encoding?.bounds }));
+    const task: ReadTask = { op: 'scanStream', streamId, partitionKey, from, to, count, resp: encoding?.resp, bounds: encoding?.bounds };
+    return unpack(await this.#run(this.#poolOfStream(streamId, partitionKey), task));
   }
   async streamVersion(streamId: string, partitionKey: Uint8Array | undefined): Promise<number> {
-    return this.#run({ op: 'streamVersion', streamId, partitionKey });
+    return this.#run(this.#poolOfStream(streamId, partitionKey), { op: 'streamVersion', streamId, partitionKey });
   }
   async scanPartition(partitionId: number, from: number, to: number, count: number, encoding?: ReadEncoding, recyclable = false): Promise<ScanResult> {
-    if (!recyclable || encoding !== undefined) return unpack(await this.#run({ op: 'scanPartition', partitionId, from, to, count, resp: encoding?.resp }));
+    const pool = this.#poolOfPartition(partitionId);
+    if (!recyclable || encoding !== undefined) return unpack(await this.#run(pool, { op: 'scanPartition', partitionId, from, to, count, resp: encoding?.resp }));
     const into = this.#results.take();
-    const result = unpack(await this.#run({ op: 'scanPartition', partitionId, from, to, count, into }, [into]));
+    const result = unpack(await this.#run(pool, { op: 'scanPartition', partitionId, from, to, count, into }, [into]));
     const buffer = result.records.buffer as ArrayBuffer;
     if (buffer.byteLength === this.#results.bufferBytes) result.release = () => this.#results.give(buffer);
     return result;
@@ -255,16 +284,16 @@ export class PiscinaReadBackend implements ReadBackend {
   resultBufferStats(): ResultBufferStats {
     return this.#results.stats();
   }
-  async #run(task: ReadTask, transferList?: ArrayBuffer[]): Promise<any> {
+  async #run(pool: Piscina, task: ReadTask, transferList?: ArrayBuffer[]): Promise<any> {
     try {
-      return await this.#pool.run(task, transferList === undefined ? undefined : { transferList });
+      return await pool.run(task, transferList === undefined ? undefined : { transferList });
     } catch (err) {
       if (err instanceof Error && !(err instanceof EngineError) && err.message.startsWith('read error:')) throw new EngineError('READERR', err.message, { cause: err });
       throw err;
     }
   }
   async close(): Promise<void> {
-    await this.#pool.destroy();
+    await Promise.all(this.#pools.map((p) => p.destroy()));
   }
 }
 
@@ -329,14 +358,18 @@ export async function openThreadedBackends(o: ThreadedBackendOptions): Promise<{
     sharedStateBuffer: o.sharedState.buffer,
     logLevel: o.logLevel,
   };
-  const pool = new Piscina({
-    filename: new URL('../../workers/read-worker.ts', import.meta.url).href,
-    minThreads: o.readThreads,
-    maxThreads: o.readThreads,
-    idleTimeout: Infinity,
-    workerData: readData,
-  });
-  return { writes: new ThreadedWriteBackend(handles, workerOfBucket), reads: new PiscinaReadBackend(pool) };
+  const pools = Array.from(
+    { length: o.readThreads },
+    () =>
+      new Piscina({
+        filename: new URL('../../workers/read-worker.ts', import.meta.url).href,
+        minThreads: 1,
+        maxThreads: 1,
+        idleTimeout: Infinity,
+        workerData: readData,
+      }),
+  );
+  return { writes: new ThreadedWriteBackend(handles, workerOfBucket), reads: new PiscinaReadBackend(pools, o.bucketCount, o.partitionCount) };
 }
 
 /** A completion frame carrying `error`, for requests whose worker died (the worker's own encoding). */

@@ -254,3 +254,34 @@ for (const mode of modes) {
     });
   });
 }
+
+describe('read workers with bucket affinity', () => {
+  for (const read of [3, 6]) {
+    it(`${read} read workers over 4 buckets answer every read right, concurrently (client-chosen ids included)`, async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sdb-affinity-'));
+      tempDirs.push(dir);
+      const db = await open(dir, { threads: { read } });
+      try {
+        const appended = await Promise.all(
+          Array.from({ length: 400 }, (_, i) =>
+            db.append(`aff-${i % 40}`, 'E', {
+              payload: `p${i}`,
+              // Every tenth id chosen by the client: its hash names another partition than its stream's.
+              eventId: i % 10 === 0 ? `550e8400-e29b-41d4-a716-${String(446655440000 + i).padStart(12, '0')}` : undefined,
+            }),
+          ),
+        );
+        const byId = await Promise.all(appended.map((a) => db.getEvent(a.eventId)));
+        byId.forEach((e, i) => expect([e?.streamId, e?.streamVersion, e?.payload.toString()]).toEqual([`aff-${i % 40}`, appended[i].streamVersion, `p${i}`]));
+        const streams = await Promise.all(Array.from({ length: 40 }, (_, s) => db.scanStream(`aff-${s}`)));
+        streams.forEach((page, s) => expect(page.events.map((e) => e.payload.toString())).toEqual(appended.flatMap((_, i) => (i % 40 === s ? [`p${i}`] : []))));
+        const partitions = await Promise.all(Array.from({ length: 32 }, (_, p) => db.scanPartition(p, 0, Number.MAX_SAFE_INTEGER, { count: 1000 })));
+        expect(partitions.reduce((n, page) => n + page.events.length, 0)).toBe(400);
+        for (const page of partitions) page.events.forEach((e, k) => expect(e.partitionSequence).toBe(k));
+        expect(await db.getEvent('00000000-0000-4000-8000-000000000000')).toBeUndefined();
+      } finally {
+        await db.close();
+      }
+    });
+  }
+});
