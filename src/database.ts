@@ -353,17 +353,18 @@ export class Database {
   }
 
   scanStreamRaw(streamId: string, from: number, to: number, count: number, partitionKey?: Uint8Array, encoding?: ReadEncoding): Promise<ScanResult> {
-    if (encoding?.resp === 3 && this.#streamMaps.budgetBytes > 0) return this.#scanStreamCached(streamId, from, to, count, partitionKey);
-    return this.#reads.scanStream(streamId, partitionKey, from, to, count, encoding);
+    // The derived key from the cache, so that neither the routing to a read worker nor the worker hashes it again.
+    const key = partitionKey ?? this.#derivedKey(Buffer.from(streamId, 'utf8'));
+    if (encoding?.resp === 3 && this.#streamMaps.budgetBytes > 0) return this.#scanStreamCached(streamId, from, to, count, key);
+    return this.#reads.scanStream(streamId, key, from, to, count, encoding);
   }
 
   /** A RESP3 stream page from the StreamMapCache when it can answer exactly, else read (and cached). */
-  async #scanStreamCached(streamId: string, from: number, to: number, count: number, partitionKey: Uint8Array | undefined): Promise<ScanResult> {
-    const key = partitionKey ?? this.#derivedKey(Buffer.from(streamId, 'utf8'));
+  async #scanStreamCached(streamId: string, from: number, to: number, count: number, key: Uint8Array): Promise<ScanResult> {
     const bucketId = bucketIdForPartition(partitionHash(key) % this.partitionCount, this.bucketCount);
     const hit = this.#streamMaps.read(bucketId, streamId, from, to, count);
     if (hit !== undefined) return { count: hit.maps.length, hasMore: hit.hasMore, records: NO_RECORDS, parts: hit.maps };
-    const r = await this.#reads.scanStream(streamId, partitionKey, from, to, count, RESP3_WITH_BOUNDS);
+    const r = await this.#reads.scanStream(streamId, key, from, to, count, RESP3_WITH_BOUNDS);
     if (r.resp !== undefined && r.bounds !== undefined) this.#streamMaps.add(bucketId, streamId, from, r.resp, r.bounds, r.count);
     return r;
   }

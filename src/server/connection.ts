@@ -32,7 +32,7 @@ import type { Config } from '../config/config-schema.ts';
 import type { Database } from '../database.ts';
 import { EngineError } from '../engine/engine-error.ts';
 import type { Logger } from '../logging/logger.ts';
-import { RespEncoder, respEncoderDefaults } from '../protocol/resp-encoder.ts';
+import { RespEncoder, respEncoderDefaults, type SlabSource } from '../protocol/resp-encoder.ts';
 import { SlabPool } from '../protocol/slab-pool.ts';
 import { errorCode, ProtocolError, ReplyError } from '../protocol/reply-error.ts';
 import { RespRequestParser } from '../protocol/resp-request-parser.ts';
@@ -140,7 +140,9 @@ export class Connection implements ConnectionState {
   readonly #o: ConnectionOptions;
   readonly #ctx: CommandContext;
   readonly #parser: RespRequestParser;
-  readonly #encoder = new RespEncoder({ protocol: 3, slabs: this });
+  /** Where the encoder's slabs come from and go (replySlabs), see #retire and #onWritten. */
+  readonly #slabs: SlabSource = { take: () => replySlabs.take(), retired: (slab) => this.#retire(slab) };
+  readonly #encoder = new RespEncoder({ protocol: 3, slabs: this.#slabs });
 
   /**
    * The slab of each socket.write whose callback has not run yet, oldest first from #writesHead (writes complete in
@@ -424,14 +426,8 @@ export class Connection implements ConnectionState {
     }
   }
 
-  // SlabSource (the encoder's slabs, see SlabPool)
-
-  take(): Buffer {
-    return replySlabs.take();
-  }
-
-  retired(slab: Buffer): void {
-    // No write of it is waiting: free now. Otherwise the last one's callback frees it (#onWritten).
+  /** The encoder moved on from `slab`: free now if no write of it is waiting, else when the last one completes. */
+  #retire(slab: Buffer): void {
     if (this.#writes.length === this.#writesHead || this.#writes[this.#writes.length - 1] !== slab) replySlabs.give(slab);
   }
 
