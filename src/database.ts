@@ -24,7 +24,7 @@ import { BucketWriter, type BucketWriterStats, type EventRequest, type Transacti
 import { EngineError } from './engine/engine-error.ts';
 import { expectedKindOf, type ExpectedVersion } from './engine/expected-version.ts';
 import { forEachRecord, StoreReader, type RecordBatch, type ScanResult } from './engine/store-reader.ts';
-import type { ResultBufferStats } from './engine/result-buffer-pool.ts';
+import type { BufferPoolStats } from './buffers/buffer-pool.ts';
 import { SharedState } from './threads/shared-state.ts';
 import { TwoGenerationCache } from './engine/two-generation-cache.ts';
 import { StreamMapCache } from './engine/stream-map-cache.ts';
@@ -411,8 +411,8 @@ export class Database {
     return { hits: c.hits, misses: c.misses, bytes: c.bytes, budgetBytes: c.budgetBytes };
   }
 
-  /** Read result buffers that went round between the threads (ResultBufferPool); zeros when reads run here. */
-  resultBufferStats(): ResultBufferStats {
+  /** Read result buffers that went round between the threads (BufferPool); zeros when reads run here. */
+  resultBufferStats(): BufferPoolStats {
     return this.#reads.resultBufferStats?.() ?? { reused: 0, allocated: 0, pooled: 0 };
   }
 

@@ -171,7 +171,7 @@ function escanCacheLines(ctx: CommandContext): [string, number][] {
     ['escan_cache_misses', m.misses],
     ['escan_cache_memory_bytes', m.bytes],
     ['escan_cache_max_bytes', m.budgetBytes],
-    // Partition pages read for subscriptions, in buffers that go round between the threads (ResultBufferPool).
+    // Partition pages read for subscriptions, in buffers that go round between the threads (BufferPool).
     ['read_buffers_reused', r.reused],
     ['read_buffers_allocated', r.allocated],
   ];

@@ -8,7 +8,7 @@ import type { BucketWriter, BucketWriterStats, TransactionOutcome, TransactionRe
 import type { RecordBatch, ScanResult, StoreReader } from './store-reader.ts';
 import { encodeEvents } from '../protocol/event-map.ts';
 import type { RespProtocol } from '../protocol/resp-encoder.ts';
-import type { ResultBufferStats } from './result-buffer-pool.ts';
+import type { BufferPoolStats } from '../buffers/buffer-pool.ts';
 
 /**
  * How a read's events come back: raw records, or already encoded as RESP event maps for a reply (`*N` + maps for
@@ -43,8 +43,8 @@ export interface ReadBackend {
    * their buffer may be one that goes round between the threads.
    */
   scanPartition(partitionId: number, from: number, to: number, count: number, encoding?: ReadEncoding, recyclable?: boolean): Promise<ScanResult>;
-  /** Result buffers that went round (ResultBufferPool), for INFO and tests; none when reads stay on this thread. */
-  resultBufferStats?(): ResultBufferStats;
+  /** Result buffers that went round (BufferPool), for INFO and tests; none when reads stay on this thread. */
+  resultBufferStats?(): BufferPoolStats;
   close(): Promise<void>;
 }
 

@@ -42,7 +42,7 @@ export interface RecordBatch {
 export interface ScanResult extends RecordBatch {
   hasMore: boolean;
   /**
-   * When present, hands the buffer under `records` back for another read (ResultBufferPool). Call it only once
+   * When present, hands the buffer under `records` back for another read (BufferPool). Call it only once
    * nothing reads `records` any more; not calling it is safe (the buffer is then collected).
    */
   release?: () => void;
@@ -180,7 +180,7 @@ class RecordCollector {
   #length = RESULT_HEAD_BYTES;
   count = 0;
 
-  /** `into`: a buffer to collect into (a read result going round, see ResultBufferPool); outgrown, it is dropped. */
+  /** `into`: a buffer to collect into (a read result going round, see BufferPool); outgrown, it is dropped. */
   constructor(bucketId: number, window: ReadWindow, expectedRecords = 1, into?: ArrayBuffer) {
     this.#bucketId = bucketId;
     this.#window = window;

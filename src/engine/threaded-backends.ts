@@ -9,7 +9,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { ResultBufferPool, type ResultBufferStats } from './result-buffer-pool.ts';
+import { BufferPool, type BufferPoolStats } from '../buffers/buffer-pool.ts';
 import type { BucketWriterStats, TransactionOutcome, TransactionRequest } from './bucket-writer.ts';
 import { InProcessReadBackend, type ReadBackend, type ReadEncoding, type WriteBackend } from './backends.ts';
 import { nodeFileIo } from '../../native-free-io/file-io.ts';
@@ -237,7 +237,7 @@ export class PiscinaReadBackend implements ReadBackend {
   readonly #bucketCount: number;
   readonly #partitionCount: number;
   /** Buffers for recyclable partition pages: 512 KiB holds a full page (PAGE_EVENTS_MAX) of events up to about 1 KiB each; at most 32 MiB kept. */
-  readonly #results = new ResultBufferPool(512 * 1024, 64);
+  readonly #results = new BufferPool(512 * 1024, 64);
   constructor(pools: Piscina[], bucketCount: number, partitionCount: number) {
     this.#pools = pools;
     this.#bucketCount = bucketCount;
@@ -281,7 +281,7 @@ export class PiscinaReadBackend implements ReadBackend {
    * message, not the class or its code): give READERR back its code, so that a corrupt record is answered as
    * `-READERR ...` and not as an internal error.
    */
-  resultBufferStats(): ResultBufferStats {
+  resultBufferStats(): BufferPoolStats {
     return this.#results.stats();
   }
   async #run(pool: Piscina, task: ReadTask, transferList?: ArrayBuffer[]): Promise<any> {

@@ -45,7 +45,7 @@ export type RespEncoderOptions = {
   protocol?: RespProtocol;
   /** Size of each slab the replies are written into. A bigger batch gets a bigger slab of its own. */
   slabBytes?: number;
-  /** Where slabs of `slabBytes` come from and go when replaced (a Connection and its SlabPool); none: allocated. */
+  /** Where slabs of `slabBytes` come from and go when replaced (a Connection and its BufferPool); none: allocated. */
   slabs?: SlabSource;
 };
 

@@ -33,7 +33,7 @@ import type { Database } from '../database.ts';
 import { EngineError } from '../engine/engine-error.ts';
 import type { Logger } from '../logging/logger.ts';
 import { RespEncoder, respEncoderDefaults, type SlabSource } from '../protocol/resp-encoder.ts';
-import { SlabPool } from '../protocol/slab-pool.ts';
+import { BufferPool } from '../buffers/buffer-pool.ts';
 import { errorCode, ProtocolError, ReplyError } from '../protocol/reply-error.ts';
 import { RespRequestParser } from '../protocol/resp-request-parser.ts';
 import { checkAuthenticated, resolveCommand } from '../commands/command-table.ts';
@@ -83,9 +83,14 @@ const callReply = (e: RespEncoder, reply: Reply): void => reply(e);
 /** How long a connection closed by QUIT or a protocol error waits for the client to close its side. */
 const CLOSE_LINGER_MS = 2000;
 
-/** Reply slabs of every connection on this thread, going round (SlabPool): up to 64 x 64 KiB kept. */
-export const replySlabs = new SlabPool(respEncoderDefaults.slabBytes, 64);
+/** Reply slabs of every connection on this thread, going round (BufferPool): up to 64 x 64 KiB kept. */
+export const replySlabs = new BufferPool(respEncoderDefaults.slabBytes, 64);
 const EMPTY_SLAB = Buffer.alloc(0);
+
+/** Back to replySlabs, if `slab` is one of its buffers whole (not a view into Node's pool or an outgrown slab). */
+function giveSlab(slab: Buffer): void {
+  if (slab.byteOffset === 0 && slab.length === slab.buffer.byteLength) replySlabs.give(slab.buffer as ArrayBuffer);
+}
 /** push() writes to the socket at once when this much is encoded (half a slab). */
 const PUSH_FLUSH_BYTES = respEncoderDefaults.slabBytes / 2;
 
@@ -141,7 +146,7 @@ export class Connection implements ConnectionState {
   readonly #ctx: CommandContext;
   readonly #parser: RespRequestParser;
   /** Where the encoder's slabs come from and go (replySlabs), see #retire and #onWritten. */
-  readonly #slabs: SlabSource = { take: () => replySlabs.take(), retired: (slab) => this.#retire(slab) };
+  readonly #slabs: SlabSource = { take: () => Buffer.from(replySlabs.take()), retired: (slab) => this.#retire(slab) };
   readonly #encoder = new RespEncoder({ protocol: 3, slabs: this.#slabs });
 
   /**
@@ -428,7 +433,7 @@ export class Connection implements ConnectionState {
 
   /** The encoder moved on from `slab`: free now if no write of it is waiting, else when the last one completes. */
   #retire(slab: Buffer): void {
-    if (this.#writes.length === this.#writesHead || this.#writes[this.#writes.length - 1] !== slab) replySlabs.give(slab);
+    if (this.#writes.length === this.#writesHead || this.#writes[this.#writes.length - 1] !== slab) giveSlab(slab);
   }
 
   readonly #onWritten = (): void => {
@@ -442,7 +447,7 @@ export class Connection implements ConnectionState {
       this.#writes = this.#writes.slice(this.#writesHead); // a connection that never drains: drop the done part
       this.#writesHead = 0;
     }
-    if (slab !== this.#encoder.slab) replySlabs.give(slab);
+    if (slab !== this.#encoder.slab) giveSlab(slab);
   };
 
   #onDrain(): void {

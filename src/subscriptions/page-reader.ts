@@ -117,7 +117,7 @@ export class EventPage {
 
   /**
    * A consumer is done with the page and will not touch it again. Once all of them are, the records' buffer goes
-   * back to the read pool (ResultBufferPool). A consumer that drops a page without releasing it only keeps the
+   * back to the read pool (BufferPool). A consumer that drops a page without releasing it only keeps the
    * buffer from going round.
    */
   release(): void {

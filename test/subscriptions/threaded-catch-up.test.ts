@@ -1,6 +1,6 @@
 /**
  * Catch-up through the read workers, on disk: pages of partition events come back in buffers that go round between
- * the main thread and the workers (ResultBufferPool), and a page shared by several subscribers must not go back
+ * the main thread and the workers (BufferPool), and a page shared by several subscribers must not go back
  * before the last of them is done with it. Every event's payload is checked against what was appended.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -8,17 +8,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { open, type Database } from '../../src/database.ts';
-import { ResultBufferPool } from '../../src/engine/result-buffer-pool.ts';
+import { BufferPool } from '../../src/buffers/buffer-pool.ts';
 import { seededRandom } from '../../bench/load/key-distribution.ts';
 import { allPartitions, checkCursors, checkPartitions, checkStreams, subscribe, waitFor, type CollectingSink } from './helpers.ts';
 
 const dirs: string[] = [];
 const dbs: Database[] = [];
 beforeAll(() => {
-  ResultBufferPool.poisonOnGive = true;
+  BufferPool.poisonOnGive = true;
 });
 afterAll(() => {
-  ResultBufferPool.poisonOnGive = false;
+  BufferPool.poisonOnGive = false;
 });
 afterEach(async () => {
   for (const db of dbs.splice(0)) await db.close();
