@@ -33,11 +33,6 @@ export const key = {
   lastPartitionSequence: encodeSimpleString('last_partition_sequence'),
 } as const;
 
-/** `+<lower-case hyphenated uuid>\r\n` from 16 bytes at `buf[at..]`. */
-export function writeUuidSimple(e: RespEncoder, buf: Uint8Array, at: number): void {
-  e.uuidSimple(buf, at);
-}
-
 /** A little-endian u32 at `buf[at..]` (inline: Buffer#readUInt32LE checks bounds on every call). */
 function u32(buf: Buffer, at: number): number {
   return (buf[at] | (buf[at + 1] << 8) | (buf[at + 2] << 16)) + buf[at + 3] * 0x1000000;

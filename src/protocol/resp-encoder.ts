@@ -216,27 +216,14 @@ export class RespEncoder {
       this.#bulkText(value);
       return;
     }
-    const length = value.length;
-    this.#reserve(headerBytesMax + length);
-    this.#header(DOLLAR, length);
-    const slab = this.#slab;
-    let p = this.#end;
-    if (length <= 16) {
-      for (let k = 0; k < length; k++) slab[p + k] = value[k];
-    } else {
-      slab.set(value, p);
-    }
-    p += length;
-    slab[p] = CR;
-    slab[p + 1] = LF;
-    this.#end = p + 2;
+    this.bulkStringRange(value, 0, value.length);
   }
 
   /**
    * `$len\r\n` and `source[start..end)` as a bulk string, copied without making a view of the range (a view per field
    * is garbage; for a catch-up that was most of what the main thread allocated).
    */
-  bulkStringRange(source: Buffer, start: number, end: number): void {
+  bulkStringRange(source: Uint8Array, start: number, end: number): void {
     const length = end - start;
     this.#reserve(headerBytesMax + length);
     this.#header(DOLLAR, length);
@@ -244,8 +231,12 @@ export class RespEncoder {
     let p = this.#end;
     if (length <= 16) {
       for (let k = 0; k < length; k++) slab[p + k] = source[start + k];
-    } else {
+    } else if (start === 0 && end === source.length) {
+      slab.set(source, p);
+    } else if (Buffer.isBuffer(source)) {
       source.copy(slab, p, start, end);
+    } else {
+      slab.set(source.subarray(start, end), p);
     }
     p += length;
     slab[p] = CR;

@@ -5,9 +5,9 @@
 import type { AppendReceipt, MultiAppendResult } from '../database.ts';
 import { forEachRecord, type RecordBatch, type ScanResult } from '../engine/store-reader.ts';
 import type { RespEncoder } from '../protocol/resp-encoder.ts';
-import { key, writeEventMap, writeUuidSimple } from '../protocol/event-map.ts';
+import { key, writeEventMap } from '../protocol/event-map.ts';
 
-export { writeEventMap, writeUuidSimple };
+export { writeEventMap };
 
 /** `*N` and the N event maps of a batch. */
 export function writeEventArray(e: RespEncoder, batch: RecordBatch): void {
@@ -44,9 +44,9 @@ export function writeScanPage(e: RespEncoder, page: ScanResult): void {
 export function writeAppendReceipt(e: RespEncoder, r: AppendReceipt): void {
   e.mapHeader(6);
   e.raw(key.eventId);
-  writeUuidSimple(e, r.event.eventId, 0);
+  e.uuidSimple(r.event.eventId, 0);
   e.raw(key.partitionKey);
-  writeUuidSimple(e, r.partitionKey, 0);
+  e.uuidSimple(r.partitionKey, 0);
   e.raw(key.partitionId);
   e.integer(r.partitionId);
   e.raw(key.partitionSequence);
