@@ -7,7 +7,7 @@ import { workerData } from 'node:worker_threads';
 import { move } from 'piscina';
 import { nodeFileIo } from '../native-free-io/file-io.ts';
 import { PooledReadFileIo, READ_DESCRIPTORS_PER_THREAD } from '../native-free-io/pooled-read-file-io.ts';
-import { RESULT_HEAD_BYTES, StoreReader, type RecordBatch } from '../src/engine/store-reader.ts';
+import { RESULT_HEAD_BYTES, ResultMode, StoreReader, writeResultHead, type RecordBatch } from '../src/engine/store-reader.ts';
 import { createWorkerLogger } from '../src/logging/logger.ts';
 import { encodeEvents } from '../src/protocol/event-map.ts';
 import type { RespProtocol } from '../src/protocol/resp-encoder.ts';
@@ -48,16 +48,12 @@ function pack(batch: RecordBatch, hasMore: boolean, resp: RespProtocol | undefin
     const boundsAt = RESULT_HEAD_BYTES;
     const out = encodeEvents(batch.records, batch.count, resp, array, boundsAt + 4 * b.length, b);
     for (let i = 0; i < b.length; i++) out.writeUInt32LE(b[i], boundsAt + 4 * i);
-    out.writeUInt32LE(batch.count, 0);
-    out[4] = hasMore ? 1 : 0;
-    out[5] = 3;
+    writeResultHead(out, batch.count, hasMore, ResultMode.respWithBounds);
     return out;
   }
   if (resp !== undefined) {
     const out = encodeEvents(batch.records, batch.count, resp, array, RESULT_HEAD_BYTES);
-    out.writeUInt32LE(batch.count, 0);
-    out[4] = hasMore ? 1 : 0;
-    out[5] = 1;
+    writeResultHead(out, batch.count, hasMore, ResultMode.resp);
     return out;
   }
   // The collector left RESULT_HEAD_BYTES free in front of the records (in a buffer of its own): fill and transfer.
@@ -67,9 +63,7 @@ function pack(batch: RecordBatch, hasMore: boolean, resp: RespProtocol | undefin
     out = Buffer.allocUnsafeSlow(RESULT_HEAD_BYTES + batch.records.length);
     batch.records.copy(out, RESULT_HEAD_BYTES);
   }
-  out.writeUInt32LE(batch.count, 0);
-  out[4] = hasMore ? 1 : 0;
-  out[5] = 0;
+  writeResultHead(out, batch.count, hasMore, ResultMode.records);
   return out;
 }
 

@@ -67,6 +67,19 @@ const RECORD_BYTES_GUESS = 512;
 /** Room left at the start of a result for the read worker's head (record count, has-more). */
 export const RESULT_HEAD_BYTES = 8;
 
+/**
+ * What follows a read worker's result head (byte 5 of it): raw records; RESP bytes; or the maps' bounds (count + 1
+ * u32) and then the RESP bytes.
+ */
+export const ResultMode = { records: 0, resp: 1, respWithBounds: 3 } as const;
+
+/** The result head: record count (u32), has-more (u8), mode (u8), 2 spare bytes. */
+export function writeResultHead(out: Buffer, count: number, hasMore: boolean, mode: (typeof ResultMode)[keyof typeof ResultMode]): void {
+  out.writeUInt32LE(count, 0);
+  out[4] = hasMore ? 1 : 0;
+  out[5] = mode;
+}
+
 interface SegmentView {
   segmentId: number;
   lookup: SegmentLookup;

@@ -15,7 +15,7 @@ import { InProcessReadBackend, type ReadBackend, type ReadEncoding, type WriteBa
 import { nodeFileIo } from '../../native-free-io/file-io.ts';
 import { PooledReadFileIo, READ_DESCRIPTORS_PER_THREAD } from '../../native-free-io/pooled-read-file-io.ts';
 import { EngineError } from './engine-error.ts';
-import { StoreReader, type RecordBatch, type ScanResult } from './store-reader.ts';
+import { RESULT_HEAD_BYTES, ResultMode, StoreReader, type RecordBatch, type ScanResult } from './store-reader.ts';
 import { RingQueue } from '../threads/ring-queue.ts';
 import type { SharedState } from '../threads/shared-state.ts';
 import { bucketIdForPartition, partitionHash, partitionIdForKey, partitionKeyForStream } from '../ids/partition-key.ts';
@@ -208,20 +208,21 @@ export class ThreadedWriteBackend implements WriteBackend {
 }
 
 /**
- * A read worker's result: head (count u32, has-more u8, mode u8, 2 spare), then by mode: 0 records; 1 RESP bytes;
- * 3 RESP bytes with their maps' bounds (see pack in workers/read-worker.ts).
+ * A read worker's result: the head (writeResultHead), then what its ResultMode says (see pack in
+ * workers/read-worker.ts).
  */
 function unpack(result: Uint8Array): ScanResult {
   const buf = Buffer.from(result.buffer, result.byteOffset, result.byteLength);
   const count = buf.readUInt32LE(0);
   const hasMore = buf[4] === 1;
-  if (buf[5] === 1) return { count, hasMore, records: buf.subarray(8, 8), resp: buf.subarray(8) };
-  if (buf[5] === 3) {
+  const h = RESULT_HEAD_BYTES;
+  if (buf[5] === ResultMode.resp) return { count, hasMore, records: buf.subarray(h, h), resp: buf.subarray(h) };
+  if (buf[5] === ResultMode.respWithBounds) {
     const bounds = new Uint32Array(count + 1);
-    for (let i = 0; i <= count; i++) bounds[i] = buf.readUInt32LE(8 + 4 * i);
-    return { count, hasMore, records: buf.subarray(8, 8), resp: buf.subarray(8 + 4 * (count + 1)), bounds };
+    for (let i = 0; i <= count; i++) bounds[i] = buf.readUInt32LE(h + 4 * i);
+    return { count, hasMore, records: buf.subarray(h, h), resp: buf.subarray(h + 4 * (count + 1)), bounds };
   }
-  return { count, hasMore, records: buf.subarray(8) };
+  return { count, hasMore, records: buf.subarray(h) };
 }
 
 /**
