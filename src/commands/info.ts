@@ -156,14 +156,14 @@ function sectionLines(ctx: CommandContext, section: Section, stats: readonly Wri
         ['cache_memory_bytes', c.memoryBytes],
         ['cache_max_bytes', c.maxBytes],
         ['cache_evictions', c.evictions],
-        // ESCAN's cache of encoded event maps (StreamMapCache).
-        ...escanCacheLines(ctx),
+        // ESCAN's cache of encoded event maps (StreamMapCache) and the read result buffers.
+        ...readCacheLines(ctx),
       ];
     }
   }
 }
 
-function escanCacheLines(ctx: CommandContext): [string, number][] {
+function readCacheLines(ctx: CommandContext): [string, number][] {
   const m = ctx.db.streamMapCacheStats();
   const r = ctx.db.resultBufferStats();
   return [

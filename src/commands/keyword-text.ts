@@ -34,14 +34,14 @@ export function keywordText(arg: Uint8Array): string {
     if (b >= 0x80) ascii = false;
     h = Math.imul(h ^ upper(b), 0x01000193);
   }
-  if (!ascii) return Buffer.from(arg.buffer, arg.byteOffset, length).toString('latin1').toUpperCase(); // not a keyword we know
-  const hit = kept.get(h);
+  // Non-ASCII is no keyword we know: made afresh, and not kept.
+  const hit = ascii ? kept.get(h) : undefined;
   if (hit !== undefined && hit.bytes.length === length) {
     let same = true;
     for (let i = 0; i < length && same; i++) same = hit.bytes[i] === upper(arg[i]);
     if (same) return hit.text;
   }
   const text = Buffer.from(arg.buffer, arg.byteOffset, length).toString('latin1').toUpperCase();
-  if (hit === undefined && kept.size < KEYWORDS_KEPT_MAX) kept.set(h, { bytes: Buffer.from(text, 'latin1'), text });
+  if (ascii && hit === undefined && kept.size < KEYWORDS_KEPT_MAX) kept.set(h, { bytes: Buffer.from(text, 'latin1'), text });
   return text;
 }
