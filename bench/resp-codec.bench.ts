@@ -10,6 +10,7 @@
  *   RESP_BENCH_TIME_MS=100 node bench/resp-codec.bench.ts   # a quick run, as in CI
  */
 import { Bench } from 'tinybench';
+import type { RequestArguments } from '../src/protocol/request-arguments.ts';
 import { RespRequestParser } from '../src/protocol/resp-request-parser.ts';
 import { RespEncoder, encodeSimpleString } from '../src/protocol/resp-encoder.ts';
 import { RespReplyParser } from '../src/protocol/resp-reply-parser.ts';
@@ -40,8 +41,8 @@ const requestReads: Buffer[] = [];
 for (let at = 0; at < requestBatch.length; at += readBytes) requestReads.push(requestBatch.subarray(at, at + readBytes));
 
 let checksum = 0;
-const onRequest = (args: Buffer[]): void => {
-  checksum = (checksum + args.length + args[6].length) | 0;
+const onRequest = (request: RequestArguments): void => {
+  checksum = (checksum + request.count + request.length(6)) | 0;
 };
 
 function parseBatch(reads: Buffer[]): void {

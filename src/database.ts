@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { nodeFileIo, type FileIo } from '../native-free-io/file-io.ts';
 import { openMeta } from '../native-free-io/data-layout.ts';
 import { decodeEventRecord, EVENT_NAME_BYTES_MAX, STREAM_ID_BYTES_MAX, type StoredEvent } from '../native-free-io/segment-format.ts';
-import { generateEventId, generateTransactionId } from './ids/event-id.ts';
+import { generateEventId, generateTransactionId, writeEventId } from './ids/event-id.ts';
 import {
   bucketIdForPartition,
   formatUuid,
@@ -22,13 +22,14 @@ import {
 import { InProcessReadBackend, InProcessWriteBackend, type ReadBackend, type ReadEncoding, type WriteBackend } from './engine/backends.ts';
 import { BucketWriter, type BucketWriterStats, type EventRequest, type TransactionOutcome, type TransactionRequest } from './engine/bucket-writer.ts';
 import { EngineError } from './engine/engine-error.ts';
-import { expectedKindOf, type ExpectedVersion } from './engine/expected-version.ts';
+import { ExpectedKind, expectedKindOf, type ExpectedVersion } from './engine/expected-version.ts';
+import type { AppendSink, InPlaceAppend } from './engine/in-place-append.ts';
 import { forEachRecord, StoreReader, type RecordBatch, type ScanResult } from './engine/store-reader.ts';
 import type { BufferPoolStats } from './buffers/buffer-pool.ts';
 import { SharedState } from './threads/shared-state.ts';
 import { TwoGenerationCache } from './engine/two-generation-cache.ts';
 import { StreamMapCache } from './engine/stream-map-cache.ts';
-import { compareBytes, murmur3x32 } from '../native-free-io/key-hash.ts';
+import { murmur3x32 } from '../native-free-io/key-hash.ts';
 
 export type { ExpectedVersion } from './engine/expected-version.ts';
 export { EngineError, CorruptRecordError } from './engine/engine-error.ts';
@@ -236,6 +237,66 @@ export class Database {
     });
   }
 
+  /**
+   * The server's EAPPEND hot path, step 1 (see engine/in-place-append.ts): checks the append read in place as
+   * appendWith would and derives its partition. False, with nothing changed, when it is not one this path takes:
+   * any check that fails (the generic path then words the error), or a closed database.
+   */
+  prepareAppendInPlace(o: InPlaceAppend): boolean {
+    if (this.#closed) return false;
+    const streamIdBytes = o.streamIdEnd - o.streamIdStart;
+    if (streamIdBytes === 0 || streamIdBytes > STREAM_ID_BYTES_MAX) return false;
+    if (!isPlainText(o.streamIdBuffer, o.streamIdStart, o.streamIdEnd, true)) return false;
+    if (o.eventNameEnd - o.eventNameStart > EVENT_NAME_BYTES_MAX) return false;
+    if (!isPlainText(o.eventNameBuffer, o.eventNameStart, o.eventNameEnd, false)) return false;
+    if (this.strictVersioning && (o.expectedKind === ExpectedKind.any || o.expectedKind === ExpectedKind.exists)) return false;
+    if (o.givenTimestampMs > TIMESTAMP_MS_MAX) return false;
+    const key = o.givenPartitionKey ?? this.#derivedKeyAt(o.streamIdBuffer, o.streamIdStart, o.streamIdEnd);
+    o.partitionKey = key;
+    o.partitionHash = partitionHash(key);
+    o.partitionId = o.partitionHash % this.partitionCount;
+    o.bucketId = bucketIdForPartition(o.partitionId, this.bucketCount);
+    o.nowMs = Date.now();
+    return true;
+  }
+
+  /**
+   * Step 2: writes the event id and partition key into `sink.ids` and queues the append for its writer, straight
+   * from the request's bytes. `sink` hears once: appended (durable) or failed.
+   */
+  submitAppendInPlace(o: InPlaceAppend, sink: AppendSink): void {
+    const ids = sink.ids;
+    if (o.eventId !== undefined) for (let k = 0; k < 16; k++) ids[k] = o.eventId[k];
+    else writeEventId(ids, 0, o.partitionHash, o.nowMs);
+    for (let k = 0; k < 16; k++) ids[16 + k] = o.partitionKey[k];
+    sink.partitionId = o.partitionId;
+    sink.timestampMs = o.givenTimestampMs >= 0 ? o.givenTimestampMs : o.nowMs;
+    if (this.#appendedListeners.length === 0) {
+      this.#writes.submitInPlace(o.bucketId, o, sink);
+      return;
+    }
+    // Listeners get the append's events as objects: made only when there are listeners.
+    const event: EventRequest = {
+      eventId: ids.slice(0, 16),
+      streamId: Buffer.from(o.streamIdBuffer.subarray(o.streamIdStart, o.streamIdEnd)),
+      eventName: Buffer.from(o.eventNameBuffer.subarray(o.eventNameStart, o.eventNameEnd)),
+      expectedKind: o.expectedKind,
+      expectedVersion: o.expectedVersion,
+      timestampMs: sink.timestampMs,
+      metadata: Buffer.from(o.metadataBuffer.subarray(o.metadataStart, o.metadataEnd)),
+      payload: Buffer.from(o.payloadBuffer.subarray(o.payloadStart, o.payloadEnd)),
+    };
+    const t: TransactionRequest = { partitionKey: ids.slice(16, 32), partitionId: o.partitionId, transactionId: generateTransactionId(1), events: [event] };
+    this.#writes.submit(o.bucketId, t, (outcome) => {
+      if (!outcome.ok) {
+        sink.appendFailed(outcome.error);
+        return;
+      }
+      this.#publishAppended(t, outcome.firstSequence, outcome.versions);
+      sink.appended(outcome.firstSequence, outcome.versions[0]);
+    });
+  }
+
   /** Appends events to one or more streams of one partition atomically: all of them or none. */
   async appendMulti(partitionKeyInput: Bytes, events: readonly MultiAppendEvent[]): Promise<MultiAppendResult> {
     this.#assertOpen();
@@ -289,13 +350,25 @@ export class Database {
   }
 
   #derivedKey(streamId: Buffer): Uint8Array {
+    return this.#derivedKeyAt(streamId, 0, streamId.length);
+  }
+
+  /** The derived partition key of the stream id `bytes[start .. end)`, from the cache when it is there. */
+  #derivedKeyAt(bytes: Uint8Array, start: number, end: number): Uint8Array {
     // Keyed by a hash of the bytes (no string per append); the entry keeps the bytes to rule out a collision,
     // which then just computes the key (and takes the slot).
-    const hash = murmur3x32(streamId, DERIVED_KEY_SEED);
+    const length = end - start;
+    const hash = murmur3x32(bytes, DERIVED_KEY_SEED, start, length);
     const entry = this.#derivedKeys.get(hash);
-    if (entry !== undefined && compareBytes(entry.streamId, streamId) === 0) return entry.partitionKey;
+    if (entry !== undefined && entry.streamId.length === length) {
+      const kept = entry.streamId;
+      let same = true;
+      for (let i = 0; i < length && same; i++) same = kept[i] === bytes[start + i];
+      if (same) return entry.partitionKey;
+    }
+    const streamId = Uint8Array.prototype.slice.call(bytes, start, end);
     const partitionKey = partitionKeyForStream(streamId);
-    this.#derivedKeys.set(hash, { streamId: Uint8Array.prototype.slice.call(streamId), partitionKey });
+    this.#derivedKeys.set(hash, { streamId, partitionKey });
     return partitionKey;
   }
 
@@ -531,6 +604,20 @@ function toUuid(value: Bytes, what: string): Uint8Array {
 const DERIVED_KEY_SEED = 0x5eed_5d8;
 const NO_RECORDS = Buffer.alloc(0);
 const RESP3_WITH_BOUNDS = { resp: 3, bounds: true } as const;
+
+/**
+ * Whether `bytes[start .. end)` is UTF-8 (and, with `noNul`, has no NUL byte): a loop for the ASCII that stream ids
+ * and event names nearly always are, isUtf8 otherwise.
+ */
+function isPlainText(bytes: Buffer, start: number, end: number, noNul: boolean): boolean {
+  let ascii = true;
+  for (let i = start; i < end; i++) {
+    const b = bytes[i];
+    if (b === 0 && noNul) return false;
+    if (b >= 0x80) ascii = false;
+  }
+  return ascii || isUtf8(bytes.subarray(start, end));
+}
 
 /** Text as UTF-8 bytes; bytes as they are (as a Buffer view), once checked to be UTF-8. */
 function utf8Bytes(value: string | Uint8Array, what: string): Buffer {

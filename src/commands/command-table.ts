@@ -40,7 +40,8 @@ import { quit } from './quit.ts';
 import { select } from './select.ts';
 import { subscribe } from './subscribe.ts';
 import { unsubscribe } from './unsubscribe.ts';
-import { keywordText } from './keyword-text.ts';
+import { keywordText, keywordTextAt } from './keyword-text.ts';
+import type { RequestArguments } from '../protocol/request-arguments.ts';
 
 const COMMANDS: readonly CommandDescriptor[] = [
   // SierraDB's event commands.
@@ -138,6 +139,18 @@ export function resolveCommand(request: Buffer[]): Resolved {
   const n = request.length;
   if (descriptor.arity > 0 ? n !== descriptor.arity : n < -descriptor.arity) throw wrongArity(descriptor.name);
   return { descriptor, args: skip === 1 ? request.slice(1) : request.slice(2) };
+}
+
+/**
+ * The command of a request read in place, when it has an in-place path (CommandDescriptor.executeInPlace) and
+ * the request has its arity; otherwise undefined (the request goes through resolveCommand).
+ */
+export function findInPlace(request: RequestArguments): CommandDescriptor | undefined {
+  const entry = table.get(keywordTextAt(request.buffers[0], request.starts[0], request.ends[0]));
+  const descriptor = entry?.descriptor;
+  if (descriptor?.executeInPlace === undefined) return undefined;
+  const n = request.count;
+  return (descriptor.arity > 0 ? n === descriptor.arity : n >= -descriptor.arity) ? descriptor : undefined;
 }
 
 /** `-NOAUTH Authentication required.` when a password is set, the connection has not given it, and the command needs it. */

@@ -24,6 +24,8 @@ import type { Config } from '../config/config-schema.ts';
 import type { Database } from '../database.ts';
 import type { RespEncoder } from '../protocol/resp-encoder.ts';
 import type { Logger } from '../logging/logger.ts';
+import type { AppendSink } from '../engine/in-place-append.ts';
+import type { RequestArguments } from '../protocol/request-arguments.ts';
 
 export type Reply = (encoder: RespEncoder) => void;
 
@@ -70,6 +72,14 @@ export interface CommandDescriptor {
   examples?: string[];
   subcommands?: CommandDescriptor[];
   execute(ctx: CommandContext, args: Buffer[]): Reply | Promise<Reply> | PendingReply;
+  /**
+   * A hot path, for a command without subcommands: the request read in place (`request` holds the name too, at
+   * 0), with no Buffer per argument. It returns the PendingReply it took from `later()`/`laterAppend()`, or
+   * undefined, having taken none and changed nothing, for a request it leaves to `execute` (anything out of the
+   * ordinary: an unknown or repeated option, a value to check closely), which then answers as it always would.
+   * Called once the name, arity and authentication have passed.
+   */
+  executeInPlace?(ctx: CommandContext, request: RequestArguments): PendingReply | undefined;
 }
 
 /** Per-connection state that commands may read or change. */
@@ -84,6 +94,8 @@ export interface ConnectionState {
   closeAfterReply(): void;
   /** A place in the reply order for the command being executed, completed later (see PendingReply). */
   later(): PendingReply;
+  /** `later()` for an in-place append: the slot is the append's sink and writes the EAPPEND reply itself. */
+  laterAppend(): PendingReply & AppendSink;
   /**
    * Writes a push frame (subscriptions) between replies. Returns false when the connection's output buffer is over
    * its limit (the connection is then being closed).

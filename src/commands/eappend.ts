@@ -14,9 +14,14 @@
  *      +timestamp :ms
  */
 import type { AppendOptions } from '../database.ts';
+import { expectedKindOf, parseExpectedVersion } from '../engine/expected-version.ts';
+import { InPlaceAppend } from '../engine/in-place-append.ts';
+import { parseUuid } from '../ids/partition-key.ts';
+import type { RequestArguments } from '../protocol/request-arguments.ts';
 import { writeAppendReceipt } from '../server/event-reply.ts';
 import { expectedVersionArg, OptionReader, u64Arg, uuidArg } from './arguments.ts';
 import type { ArgumentSpec, CommandDescriptor, PendingReply } from './command.ts';
+import { keywordTextAt } from './keyword-text.ts';
 
 const OPTIONS: ReadonlySet<string> = new Set(['EVENT_ID', 'PARTITION_KEY', 'EXPECTED_VERSION', 'TIMESTAMP', 'PAYLOAD', 'METADATA']);
 
@@ -41,6 +46,60 @@ export function readEventOption(o: AppendOptions, name: string, value: Buffer): 
     case 'METADATA':
       o.metadata = value;
       break;
+  }
+}
+
+/** The append being read in place: one for the thread, since executeInPlace runs to its end before the next. */
+const inPlace = new InPlaceAppend();
+const SAFE_DIGITS = /^\d{1,15}$/;
+
+/**
+ * Option i of `r` (its value at i + 1) into `o`, for the in-place path: the option's bit (each option once), or 0
+ * when it is not one this path takes as it is (unknown, or a value the generic path must judge and word the
+ * error for). Payload and metadata stay ranges of the request; the rest are small values.
+ */
+function readInPlaceOption(o: InPlaceAppend, r: RequestArguments, i: number): number {
+  const buffer = r.buffers[i + 1];
+  const start = r.starts[i + 1];
+  const end = r.ends[i + 1];
+  switch (keywordTextAt(r.buffers[i], r.starts[i], r.ends[i])) {
+    case 'PAYLOAD':
+      o.payloadBuffer = buffer;
+      o.payloadStart = start;
+      o.payloadEnd = end;
+      return 1;
+    case 'METADATA':
+      o.metadataBuffer = buffer;
+      o.metadataStart = start;
+      o.metadataEnd = end;
+      return 2;
+    case 'EXPECTED_VERSION': {
+      const v = end - start <= 24 ? parseExpectedVersion(buffer.toString('latin1', start, end)) : undefined;
+      if (v === undefined) return 0;
+      o.expectedKind = expectedKindOf(v);
+      o.expectedVersion = typeof v === 'number' ? v : 0;
+      return 4;
+    }
+    case 'TIMESTAMP': {
+      const text = end - start <= 15 ? buffer.toString('latin1', start, end) : '';
+      if (!SAFE_DIGITS.test(text)) return 0;
+      o.givenTimestampMs = Number(text);
+      return 8;
+    }
+    case 'EVENT_ID': {
+      const id = end - start <= 64 ? parseUuid(buffer.toString('latin1', start, end)) : undefined;
+      if (id === undefined) return 0;
+      o.eventId = id;
+      return 16;
+    }
+    case 'PARTITION_KEY': {
+      const key = end - start <= 64 ? parseUuid(buffer.toString('latin1', start, end)) : undefined;
+      if (key === undefined) return 0;
+      o.givenPartitionKey = key;
+      return 32;
+    }
+    default:
+      return 0;
   }
 }
 
@@ -81,6 +140,27 @@ export const eappend: CommandDescriptor = {
       if (receipt === undefined) reply.reject(error);
       else reply.resolve(writeAppendReceipt, receipt);
     });
+    return reply;
+  },
+  executeInPlace(ctx, r): PendingReply | undefined {
+    const o = inPlace;
+    o.reset();
+    o.streamIdBuffer = r.buffers[1];
+    o.streamIdStart = r.starts[1];
+    o.streamIdEnd = r.ends[1];
+    o.eventNameBuffer = r.buffers[2];
+    o.eventNameStart = r.starts[2];
+    o.eventNameEnd = r.ends[2];
+    let seen = 0;
+    for (let i = 3; i < r.count; i += 2) {
+      if (i + 1 >= r.count) return undefined;
+      const bit = readInPlaceOption(o, r, i);
+      if (bit === 0 || (seen & bit) !== 0) return undefined;
+      seen |= bit;
+    }
+    if (!ctx.db.prepareAppendInPlace(o)) return undefined;
+    const reply = ctx.connection.laterAppend();
+    ctx.db.submitAppendInPlace(o, reply);
     return reply;
   },
 };

@@ -25,12 +25,17 @@ function upper(b: number): number {
 
 /** `arg` as upper-case latin1 text; '' for arguments longer than any keyword. */
 export function keywordText(arg: Uint8Array): string {
-  const length = arg.length;
+  return keywordTextAt(arg, 0, arg.length);
+}
+
+/** keywordText of `bytes[start .. end)` (an argument read in place, RequestArguments). */
+export function keywordTextAt(bytes: Uint8Array, start: number, end: number): string {
+  const length = end - start;
   if (length > KEYWORD_BYTES_MAX) return '';
   let h = length;
   let ascii = true;
-  for (let i = 0; i < length; i++) {
-    const b = arg[i];
+  for (let i = start; i < end; i++) {
+    const b = bytes[i];
     if (b >= 0x80) ascii = false;
     h = Math.imul(h ^ upper(b), 0x01000193);
   }
@@ -38,10 +43,10 @@ export function keywordText(arg: Uint8Array): string {
   const hit = ascii ? kept.get(h) : undefined;
   if (hit !== undefined && hit.bytes.length === length) {
     let same = true;
-    for (let i = 0; i < length && same; i++) same = hit.bytes[i] === upper(arg[i]);
+    for (let i = 0; i < length && same; i++) same = hit.bytes[i] === upper(bytes[start + i]);
     if (same) return hit.text;
   }
-  const text = Buffer.from(arg.buffer, arg.byteOffset, length).toString('latin1').toUpperCase();
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset + start, length).toString('latin1').toUpperCase();
   if (ascii && hit === undefined && kept.size < KEYWORDS_KEPT_MAX) kept.set(h, { bytes: Buffer.from(text, 'latin1'), text });
   return text;
 }

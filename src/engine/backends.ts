@@ -9,6 +9,8 @@ import type { RecordBatch, ScanResult, StoreReader } from './store-reader.ts';
 import { encodeEvents } from '../protocol/event-map.ts';
 import type { RespProtocol } from '../protocol/resp-encoder.ts';
 import type { BufferPoolStats } from '../buffers/buffer-pool.ts';
+import type { AppendSink, InPlaceAppend } from './in-place-append.ts';
+import { appendRequestBytes, encodeAppendRequest, encodeInPlaceAppendRequest, inPlaceAppendRequestBytes } from '../threads/write-messages.ts';
 
 /**
  * How a read's events come back: raw records, or already encoded as RESP event maps for a reply (`*N` + maps for
@@ -30,6 +32,11 @@ export interface WriteBackend {
    * durable (or failed). Callback style: this is the append hot path.
    */
   submit(bucketId: number, t: TransactionRequest, done: (outcome: TransactionOutcome) => void): void;
+  /**
+   * Queues an in-place append (engine/in-place-append.ts): its request frame is encoded from `o`'s byte ranges and
+   * `sink.ids` before this returns (so `o` and the request's bytes may be reused at once); `sink` hears once.
+   */
+  submitInPlace(bucketId: number, o: InPlaceAppend, sink: AppendSink): void;
   stats(): Promise<BucketWriterStats[]>;
   close(): Promise<void>;
 }
@@ -49,7 +56,8 @@ export interface ReadBackend {
 }
 
 interface Pending {
-  t: TransactionRequest;
+  /** The request frame (threads/write-messages.ts), staged as the write worker stages it. */
+  frame: Buffer;
   resolve: (o: TransactionOutcome) => void;
 }
 
@@ -68,7 +76,19 @@ export class InProcessWriteBackend implements WriteBackend {
   }
 
   submit(bucketId: number, t: TransactionRequest, done: (outcome: TransactionOutcome) => void): void {
-    this.#queues[bucketId].push({ t, resolve: done });
+    const frame = Buffer.allocUnsafe(appendRequestBytes(t));
+    encodeAppendRequest(frame, bucketId, 0, t);
+    this.#queue(bucketId, frame, done);
+  }
+
+  submitInPlace(bucketId: number, o: InPlaceAppend, sink: AppendSink): void {
+    const frame = Buffer.allocUnsafe(inPlaceAppendRequestBytes(o));
+    encodeInPlaceAppendRequest(frame, 0, bucketId, 0, o, sink.ids, sink.timestampMs);
+    this.#queue(bucketId, frame, (outcome) => (outcome.ok ? sink.appended(outcome.firstSequence, outcome.versions[0]) : sink.appendFailed(outcome.error)));
+  }
+
+  #queue(bucketId: number, frame: Buffer, done: (outcome: TransactionOutcome) => void): void {
+    this.#queues[bucketId].push({ frame, resolve: done });
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(() => this.#run());
@@ -81,7 +101,9 @@ export class InProcessWriteBackend implements WriteBackend {
       const queue = this.#queues[b];
       if (queue.length === 0) continue;
       this.#queues[b] = [];
-      const outcomes = this.#writers[b].appendBatch(queue.map((p) => p.t));
+      const writer = this.#writers[b];
+      for (const p of queue) writer.stageFrame(p.frame);
+      const outcomes = writer.commitBatch();
       for (let i = 0; i < queue.length; i++) queue[i].resolve(outcomes[i]);
     }
   }

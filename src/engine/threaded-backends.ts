@@ -30,8 +30,12 @@ import {
   encodeAppendCompletion,
   encodeAppendRequest,
   encodeControlRequest,
+  encodeInPlaceAppendRequest,
+  completeAppendSink,
+  inPlaceAppendRequestBytes,
   RequestType,
 } from '../threads/write-messages.ts';
+import type { AppendSink, InPlaceAppend } from './in-place-append.ts';
 import type { WriteWorkerData } from '../../workers/bucket-writer-worker.ts';
 import type { ReadTask, ReadWorkerData } from '../../workers/read-worker.ts';
 
@@ -52,12 +56,20 @@ export const REQUEST_RING_BYTES = 64 * 1024 * 1024;
 const COMPLETION_RING_BYTES = 4 * 1024 * 1024;
 
 type Resolver = (frame: Buffer) => void;
+/** Who hears of a request's completion: a resolver given the frame, or an in-place append's sink. */
+type Waiter = Resolver | AppendSink;
+
+/** Hands a completion frame (`bytes[at .. at + length)`) to its waiter. */
+function complete(waiter: Waiter, bytes: Buffer, at: number, length: number): void {
+  if (typeof waiter === 'function') waiter(bytes.subarray(at, at + length));
+  else completeAppendSink(waiter, bytes, at, length);
+}
 
 class WriterHandle {
   readonly worker: Worker;
   readonly requests: RingQueue;
   readonly completions: RingQueue;
-  readonly waiting = new Map<number, Resolver>();
+  readonly waiting = new Map<number, Waiter>();
   /** Submissions that found the ring full, in order. */
   readonly backlog: { bytes: number; encode: (view: Buffer) => void }[] = [];
   #pumping = false;
@@ -91,12 +103,34 @@ class WriterHandle {
     this.#scheduleWake();
   }
 
+  /**
+   * `send` for an in-place append: the frame is encoded from `o` straight into the ring, or, when the ring is full,
+   * into a copy that waits in the backlog (`o` is reused as soon as this returns).
+   */
+  sendInPlace(bytes: number, bucketId: number, requestId: number, o: InPlaceAppend, sink: AppendSink): void {
+    if (this.exited) throw new EngineError('WRITEERR', 'the write worker has stopped');
+    this.waiting.set(requestId, sink);
+    if (this.backlog.length === 0) {
+      const at = this.requests.tryReserveAt(bytes);
+      if (at !== -1) {
+        encodeInPlaceAppendRequest(this.requests.bytes, at, bucketId, requestId, o, sink.ids, sink.timestampMs);
+        this.requests.commitQuiet();
+        this.#scheduleWake();
+        return;
+      }
+    }
+    const frame = Buffer.allocUnsafe(bytes);
+    encodeInPlaceAppendRequest(frame, 0, bucketId, requestId, o, sink.ids, sink.timestampMs);
+    this.backlog.push({ bytes, encode: (view) => frame.copy(view) });
+    this.#scheduleWake();
+  }
+
   #scheduled = false;
 
   #scheduleWake(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
-    queueMicrotask(this.#wake);
+    setImmediate(this.#wake);
   }
 
   readonly #wake = (): void => {
@@ -131,13 +165,13 @@ class WriterHandle {
   async completionLoop(): Promise<void> {
     for (;;) {
       if (!(await this.completions.waitForDataAsync())) return;
-      this.completions.drain((frame) => {
-        const requestId = frame.readUInt32LE(4);
-        const resolve = this.waiting.get(requestId);
-        if (resolve === undefined) return;
+      this.completions.drainAt((bytes, at, length) => {
+        const requestId = bytes.readUInt32LE(at + 4);
+        const waiter = this.waiting.get(requestId);
+        if (waiter === undefined) return;
         this.waiting.delete(requestId);
         try {
-          resolve(frame);
+          complete(waiter, bytes, at, length);
         } catch (err) {
           // A completion callback's bug must not stop this loop (every later append would hang): report it.
           queueMicrotask(() => {
@@ -177,6 +211,20 @@ export class ThreadedWriteBackend implements WriteBackend {
       handle.send(bytes, requestId, (view) => encodeAppendRequest(view, bucketId, requestId, t), (frame) => done(decodeAppendCompletion(frame)));
     } catch (err) {
       done({ ok: false, error: err instanceof EngineError ? err : new EngineError('WRITEERR', String(err)) });
+    }
+  }
+
+  submitInPlace(bucketId: number, o: InPlaceAppend, sink: AppendSink): void {
+    const bytes = inPlaceAppendRequestBytes(o);
+    if (bytes > this.#handles[0].requests.maxFrameBytes) {
+      sink.appendFailed(new EngineError('DBOPFAILED', 'database operation failed: events exceed the size of a single write request'));
+      return;
+    }
+    const handle = this.#handles[this.#workerOfBucket[bucketId]];
+    try {
+      handle.sendInPlace(bytes, bucketId, this.#requestId(), o, sink);
+    } catch (err) {
+      sink.appendFailed(err instanceof EngineError ? err : new EngineError('WRITEERR', String(err)));
     }
   }
 
@@ -335,7 +383,8 @@ export async function openThreadedBackends(o: ThreadedBackendOptions): Promise<{
         handle.exited = true;
         handle.completions.close();
         const error = new EngineError('WRITEERR', 'the write worker stopped');
-        for (const [, resolve] of handle.waiting) resolve(failureFrame(error));
+        const frame = failureFrame(error);
+        for (const [, waiter] of handle.waiting) complete(waiter, frame, 0, frame.length);
         handle.waiting.clear();
       });
       void handle.completionLoop();

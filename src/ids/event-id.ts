@@ -21,7 +21,7 @@ function randomBytes(out: Uint8Array, offset: number, length: number): void {
     randomFillSync(pool);
     poolOffset = 0;
   }
-  out.set(pool.subarray(poolOffset, poolOffset + length), offset);
+  for (let k = 0; k < length; k++) out[offset + k] = pool[poolOffset + k];
   poolOffset += length;
 }
 
@@ -45,28 +45,38 @@ function newIdBytes(): UuidBytes {
 }
 
 export function generateEventId(partitionHash: number, nowMs: number = Date.now(), out: UuidBytes = newIdBytes()): UuidBytes {
-  randomBytes(out, 6, 10);
-  // 48-bit big-endian milliseconds.
-  const hi = Math.floor(nowMs / 0x1_0000_0000);
-  const lo = nowMs >>> 0;
-  out[0] = (hi >>> 8) & 0xff;
-  out[1] = hi & 0xff;
-  out[2] = (lo >>> 24) & 0xff;
-  out[3] = (lo >>> 16) & 0xff;
-  out[4] = (lo >>> 8) & 0xff;
-  out[5] = lo & 0xff;
-  out[7] = (out[7] & 0xf0) | 0x07;
-  out[8] = (out[8] & 0x3f) | 0x80;
-  embedPartitionHash(out, partitionHash);
+  writeEventId(out, 0, partitionHash, nowMs);
   return out;
 }
 
+/** A new event id into `out[at .. at + 16)` (the append hot path writes it straight into its reply slot). */
+export function writeEventId(out: Uint8Array, at: number, partitionHash: number, nowMs: number): void {
+  randomBytes(out, at + 6, 10);
+  // 48-bit big-endian milliseconds.
+  const hi = Math.floor(nowMs / 0x1_0000_0000);
+  const lo = nowMs >>> 0;
+  out[at] = (hi >>> 8) & 0xff;
+  out[at + 1] = hi & 0xff;
+  out[at + 2] = (lo >>> 24) & 0xff;
+  out[at + 3] = (lo >>> 16) & 0xff;
+  out[at + 4] = (lo >>> 8) & 0xff;
+  out[at + 5] = lo & 0xff;
+  out[at + 7] = (out[at + 7] & 0xf0) | 0x07;
+  out[at + 8] = (out[at + 8] & 0x3f) | 0x80;
+  embedPartitionHash(out, partitionHash, at);
+}
+
 export function generateTransactionId(eventCount: number, out: UuidBytes = newIdBytes()): UuidBytes {
-  randomBytes(out, 0, 16);
-  out[6] = (out[6] & 0x0f) | 0x40; // version 4
-  out[8] = (out[8] & 0x3f) | 0x80; // variant 10
-  if (eventCount !== 1) out[8] &= 0x7f; // multi-event flag: MSB of byte 8 cleared
+  writeTransactionId(out, 0, eventCount);
   return out;
+}
+
+/** A new transaction id into `out[at .. at + 16)` (straight into a request frame). */
+export function writeTransactionId(out: Uint8Array, at: number, eventCount: number): void {
+  randomBytes(out, at, 16);
+  out[at + 6] = (out[at + 6] & 0x0f) | 0x40; // version 4
+  out[at + 8] = (out[at + 8] & 0x3f) | 0x80; // variant 10
+  if (eventCount !== 1) out[at + 8] &= 0x7f; // multi-event flag: MSB of byte 8 cleared
 }
 
 /** True when the transaction stands alone (one event, no commit record). */

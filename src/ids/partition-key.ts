@@ -28,10 +28,10 @@ export function partitionHash(uuid: UuidBytes): number {
 }
 
 /** Writes `hash` into bits 61..46 of `uuid` in place (used when generating event ids). */
-export function embedPartitionHash(uuid: UuidBytes, hash: number): void {
-  uuid[8] = (uuid[8] & 0xc0) | ((hash >>> 10) & 0x3f);
-  uuid[9] = (hash >>> 2) & 0xff;
-  uuid[10] = (uuid[10] & 0x3f) | ((hash & 0x3) << 6);
+export function embedPartitionHash(uuid: Uint8Array, hash: number, at = 0): void {
+  uuid[at + 8] = (uuid[at + 8] & 0xc0) | ((hash >>> 10) & 0x3f);
+  uuid[at + 9] = (hash >>> 2) & 0xff;
+  uuid[at + 10] = (uuid[at + 10] & 0x3f) | ((hash & 0x3) << 6);
 }
 
 export function partitionIdForHash(hash: number, partitionCount: number): number {

@@ -32,6 +32,7 @@
  * the two bytes after a bulk's data; this parser requires them to be CRLF (`expected CRLF after bulk data`).
  */
 import { ProtocolError } from './reply-error.ts';
+import { RequestArguments } from './request-arguments.ts';
 
 export type RequestParserLimits = {
   /** Most arguments in one multibulk request. */
@@ -57,7 +58,8 @@ export const protocolErrorReason = {
   tooBigInline: 'too big inline request',
 } as const;
 
-export type RequestCallback = (args: Buffer[]) => void;
+/** Called with each complete request; `request` is valid only during the call (see RequestArguments). */
+export type RequestCallback = (request: RequestArguments) => void;
 
 const state = {
   requestStart: 0,
@@ -99,7 +101,7 @@ export class RespRequestParser {
   #error: ProtocolError | undefined = undefined;
 
   /** Arguments of the multibulk request being parsed, and how many it announced. */
-  #args: Buffer[] = [];
+  readonly #args = new RequestArguments();
   #argsExpected = 0;
 
   /** The bulk being copied because it spans chunks: its buffer, how many bytes are in, its final length. */
@@ -160,8 +162,8 @@ export class RespRequestParser {
     /** Where the current request began in this chunk; 0 when it began in an earlier one. */
     let requestStart = 0;
     /** Arguments at or after this index were added during this call and may be views into `chunk`. */
-    let args = this.#args;
-    let argsFromChunk = args.length;
+    const args = this.#args;
+    let argsFromChunk = args.count;
 
     outer: while (i < n) {
       switch (s) {
@@ -203,7 +205,7 @@ export class RespRequestParser {
             continue;
           }
           this.#argsExpected = count;
-          args = [];
+          args.reset();
           argsFromChunk = 0;
           s = state.bulkDollar;
         }
@@ -237,7 +239,7 @@ export class RespRequestParser {
           if (!(length >= 0 && length <= this.bulkBytesMax)) return this.#fail(protocolErrorReason.invalidBulkLength);
           if (n - i >= length) {
             // The common case: the whole bulk is in this chunk, hand out a view.
-            args.push(chunk.subarray(i, i + length));
+            args.push(chunk, i, i + length);
             i += length;
             s = state.bulkCr;
           } else {
@@ -266,12 +268,11 @@ export class RespRequestParser {
           if (i === n) break outer;
           if (chunk[i] !== LF) return this.#fail(protocolErrorReason.expectedCrlfAfterBulk);
           i++;
-          if (args.length === this.#argsExpected) {
+          if (args.count === this.#argsExpected) {
             s = state.requestStart;
-            const request = args;
-            args = [];
             argsFromChunk = 0;
-            onRequest(request);
+            onRequest(args);
+            args.reset();
           } else {
             s = state.bulkDollar;
           }
@@ -292,8 +293,8 @@ export class RespRequestParser {
           this.#bulkFilled = needed;
           i += take;
           if (needed < this.#bulkLength) break outer;
-          args.push(bulk.length === needed ? bulk : bulk.subarray(0, needed));
-          argsFromChunk = args.length; // a copy, not a view into `chunk`
+          args.push(bulk, 0, needed);
+          argsFromChunk = args.count; // a copy, not a view into `chunk`
           this.#bulk = Buffer.alloc(0);
           s = state.bulkCr;
           continue;
@@ -323,7 +324,11 @@ export class RespRequestParser {
           const request = splitInlineArguments(line);
           if (request === null) return this.#fail(protocolErrorReason.unbalancedQuotes);
           s = state.requestStart;
-          if (request.length > 0) onRequest(request);
+          if (request.length > 0) {
+            args.setBuffers(request);
+            onRequest(args);
+            args.reset();
+          }
           continue;
         }
         default:
@@ -336,13 +341,9 @@ export class RespRequestParser {
     } else {
       this.#carriedBytes += n - requestStart;
       // Keep no view into `chunk` past this call: copy the arguments of the incomplete request it holds.
-      for (let k = argsFromChunk; k < args.length; k++) {
-        const arg = args[k];
-        if (arg.buffer === chunk.buffer) args[k] = Buffer.from(arg);
-      }
+      for (let k = argsFromChunk; k < args.count; k++) if (args.buffers[k] === chunk) args.copy(k);
     }
     this.#state = s;
-    this.#args = args;
     return undefined;
   }
 
@@ -350,7 +351,7 @@ export class RespRequestParser {
     const error = new ProtocolError(reason);
     this.#error = error;
     this.#state = state.failed;
-    this.#args = [];
+    this.#args.reset();
     this.#bulk = Buffer.alloc(0);
     this.#inlinePieces = [];
     return error;

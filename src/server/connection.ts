@@ -36,8 +36,11 @@ import { RespEncoder, respEncoderDefaults, type SlabSource } from '../protocol/r
 import { BufferPool } from '../buffers/buffer-pool.ts';
 import { errorCode, ProtocolError, ReplyError } from '../protocol/reply-error.ts';
 import { RespRequestParser } from '../protocol/resp-request-parser.ts';
-import { checkAuthenticated, resolveCommand } from '../commands/command-table.ts';
+import type { RequestArguments } from '../protocol/request-arguments.ts';
+import { checkAuthenticated, findInPlace, resolveCommand } from '../commands/command-table.ts';
 import type { CommandContext, ConnectionState, PendingReply, Reply, ServerCounters, ServerInfo } from '../commands/command.ts';
+import type { AppendSink } from '../engine/in-place-append.ts';
+import { writeAppendReply } from './event-reply.ts';
 
 export interface ConnectionLimits {
   /** Unanswered commands at which reading stops. */
@@ -131,6 +134,45 @@ class Slot implements PendingReply {
   }
 }
 
+/**
+ * The slot of an in-place append (ConnectionState.laterAppend): it is the append's sink and keeps what its reply
+ * needs. These go round in a per-connection pool (an EAPPEND then allocates nothing of its own): one is reused only
+ * after its reply was encoded, when neither the queue nor the writer's waiting list holds it any more.
+ */
+class AppendSlot extends Slot implements AppendSink {
+  readonly ids = new Uint8Array(32);
+  partitionId = 0;
+  timestampMs = 0;
+  partitionSequence = 0;
+  streamVersion = 0;
+
+  appended(partitionSequence: number, streamVersion: number): void {
+    this.partitionSequence = partitionSequence;
+    this.streamVersion = streamVersion;
+    this.resolve(writeAppendSlot, this);
+  }
+
+  appendFailed(error: unknown): void {
+    this.reject(error);
+  }
+
+  /** Ready for another append. */
+  clear(): void {
+    this.closeAfter = false;
+    this.write = undefined;
+    this.value = undefined;
+    this.error = undefined;
+    this.failed = false;
+  }
+}
+
+function writeAppendSlot(e: RespEncoder, s: AppendSlot): void {
+  writeAppendReply(e, s.ids, 0, s.ids, 16, s.partitionId, s.partitionSequence, s.streamVersion, s.timestampMs);
+}
+
+/** Append slots a connection keeps for reuse (about its unanswered-commands limit). */
+const APPEND_SLOTS_KEPT_MAX = 1024;
+
 export class Connection implements ConnectionState {
   readonly id: number;
   protocol: 2 | 3 = 3;
@@ -209,6 +251,16 @@ export class Connection implements ConnectionState {
     return slot;
   }
 
+  laterAppend(): AppendSlot {
+    const slot = this.#freeAppendSlots.pop() ?? new AppendSlot(undefined, this.#advanceBound);
+    this.#queue.push(slot);
+    this.#laterSlot = slot;
+    return slot;
+  }
+
+  /** Append slots whose replies were encoded, for laterAppend(). */
+  readonly #freeAppendSlots: AppendSlot[] = [];
+
   /** The slot `later()` made for the command now executing (so #onRequest does not add another). */
   #laterSlot: Slot | undefined = undefined;
   readonly #advanceBound = (): void => this.#advance();
@@ -252,13 +304,36 @@ export class Connection implements ConnectionState {
     }
   }
 
-  readonly #onRequest = (request: Buffer[]): void => {
+  readonly #onRequest = (request: RequestArguments): void => {
     if (this.#closing) return;
     this.#o.counters.commandsProcessed++;
     let result: Reply | Promise<Reply> | PendingReply;
     this.#laterSlot = undefined;
+    if (this.authenticated) {
+      const inPlace = findInPlace(request);
+      if (inPlace !== undefined) {
+        // The hot path (EAPPEND): the request read where it lies; undefined leaves it to the generic path below.
+        let slot: PendingReply | undefined;
+        try {
+          slot = inPlace.executeInPlace!(this.#ctx, request);
+        } catch (err) {
+          // A bug (the in-place path throws nothing it expects): answered in the place it took, if it took one.
+          const taken = this.#laterSlot as Slot | undefined;
+          this.#laterSlot = undefined;
+          if (taken === undefined) {
+            this.#add(this.#errorReply(err), false);
+          } else if (!taken.ready) taken.reject(err);
+          return;
+        }
+        if (slot !== undefined) {
+          this.#laterSlot = undefined;
+          if ((slot as Slot).ready) this.#advance();
+          return;
+        }
+      }
+    }
     try {
-      const { descriptor, args } = resolveCommand(request);
+      const { descriptor, args } = resolveCommand(request.toBuffers());
       checkAuthenticated(descriptor, this, this.#o.config);
       result = descriptor.execute(this.#ctx, args);
       if (result !== this.#laterSlot && typeof result !== 'function' && typeof (result as Partial<Promise<Reply>> | undefined)?.then !== 'function') {
@@ -349,6 +424,10 @@ export class Connection implements ConnectionState {
       if (slot.write !== undefined) this.#encodeWith(slot.write, slot.value as never);
       else this.#encode(slot.reply ?? this.#errorReply(slot.error));
       progressed = true;
+      if (slot instanceof AppendSlot && !slot.closeAfter && this.#freeAppendSlots.length < APPEND_SLOTS_KEPT_MAX) {
+        slot.clear();
+        this.#freeAppendSlots.push(slot);
+      }
       if (slot.closeAfter) {
         this.#flush();
         this.#end();

@@ -42,19 +42,34 @@ export function writeScanPage(e: RespEncoder, page: ScanResult): void {
  * +stream_version :n +timestamp :ms`, written from the receipt's bytes (no UUID text is made).
  */
 export function writeAppendReceipt(e: RespEncoder, r: AppendReceipt): void {
+  writeAppendReply(e, r.event.eventId, 0, r.partitionKey, 0, r.partitionId, r.partitionSequence, r.streamVersion, r.event.timestampMs);
+}
+
+/** The EAPPEND reply from its fields, the event id at `eventId[eventIdAt..]` and the key at `partitionKey[keyAt..]`. */
+export function writeAppendReply(
+  e: RespEncoder,
+  eventId: Uint8Array,
+  eventIdAt: number,
+  partitionKey: Uint8Array,
+  keyAt: number,
+  partitionId: number,
+  partitionSequence: number,
+  streamVersion: number,
+  timestampMs: number,
+): void {
   e.mapHeader(6);
   e.raw(key.eventId);
-  e.uuidSimple(r.event.eventId, 0);
+  e.uuidSimple(eventId, eventIdAt);
   e.raw(key.partitionKey);
-  e.uuidSimple(r.partitionKey, 0);
+  e.uuidSimple(partitionKey, keyAt);
   e.raw(key.partitionId);
-  e.integer(r.partitionId);
+  e.integer(partitionId);
   e.raw(key.partitionSequence);
-  e.integer(r.partitionSequence);
+  e.integer(partitionSequence);
   e.raw(key.streamVersion);
-  e.integer(r.streamVersion);
+  e.integer(streamVersion);
   e.raw(key.timestamp);
-  e.integer(r.event.timestampMs);
+  e.integer(timestampMs);
 }
 
 /**

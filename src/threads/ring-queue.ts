@@ -95,7 +95,10 @@ export class RingQueue {
 
   /** The whole buffer as Int32: control slots and the frame length words. */
   readonly #words: Int32Array;
-  /** The whole buffer as bytes: payload views are cut from it. */
+  /**
+   * The whole buffer as bytes: payload views are cut from it, and the `...At` methods give offsets into it (for
+   * callers that read or write a frame in place without a view object per frame: the append hot path).
+   */
   readonly #bytes: Buffer;
   readonly #mask: number;
 
@@ -112,6 +115,7 @@ export class RingQueue {
   #tailSeen: number;
   /** Record bytes of the frame returned by peek(), or 0. */
   #peekedRecordBytes = 0;
+  #peekedFrameBytes = 0;
   #dataWaiter: Promise<boolean> | undefined;
 
   private constructor(buffer: SharedArrayBuffer) {
@@ -168,6 +172,11 @@ export class RingQueue {
     return new RingQueue(buffer);
   }
 
+  /** The whole ring as bytes; `tryReserveAt()` and `peekAt()` return offsets into it. */
+  get bytes(): Buffer {
+    return this.#bytes;
+  }
+
   /** True once either side called `close()`. */
   get closed(): boolean {
     return Atomics.load(this.#words, RingSlot.CLOSED) !== 0;
@@ -196,13 +205,22 @@ export class RingQueue {
    * Throws RangeError when the frame can never fit (`frameBytes > maxFrameBytes`).
    */
   tryReserve(frameBytes: number): Buffer | undefined {
+    const at = this.tryReserveAt(frameBytes);
+    return at === -1 ? undefined : this.#bytes.subarray(at, at + frameBytes);
+  }
+
+  /**
+   * `tryReserve()` without a view: the offset in `bytes` of the reserved payload's first byte, or -1 when the ring
+   * is too full right now. The caller writes `bytes[at .. at + frameBytes)` and then commits.
+   */
+  tryReserveAt(frameBytes: number): number {
     this.#checkFrameBytes(frameBytes);
     assert(this.#reservedStart === -1, 'tryReserve() called again before commit()');
-    if (!this.#makeRoom(frameRecordBytes(frameBytes))) return undefined;
+    if (!this.#makeRoom(frameRecordBytes(frameBytes))) return -1;
     const start = ringHeaderBytes + (this.#tail & this.#mask);
     this.#reservedStart = start;
     this.#reservedBytes = frameBytes;
-    return this.#bytes.subarray(start + frameHeaderBytes, start + frameHeaderBytes + frameBytes);
+    return start + frameHeaderBytes;
   }
 
   /**
@@ -386,11 +404,26 @@ export class RingQueue {
    * `release()`; calling `peek()` again before that returns the same frame.
    */
   peek(): Buffer | undefined {
+    const at = this.peekAt();
+    return at === -1 ? undefined : this.#bytes.subarray(at, at + this.#peekedFrameBytes);
+  }
+
+  /**
+   * `peek()` without a view: the offset in `bytes` of the next frame's payload (its length is `peekedBytes`), or
+   * -1 when the ring is empty. Valid until `release()`.
+   */
+  peekAt(): number {
     const start = this.#nextFrameStart();
-    if (start === -1) return undefined;
+    if (start === -1) return -1;
     const frameBytes = this.#words[start >> 2];
+    this.#peekedFrameBytes = frameBytes;
     this.#peekedRecordBytes = frameRecordBytes(frameBytes);
-    return this.#bytes.subarray(start + frameHeaderBytes, start + frameHeaderBytes + frameBytes);
+    return start + frameHeaderBytes;
+  }
+
+  /** Payload bytes of the frame found by the last `peek()` / `peekAt()`. */
+  get peekedBytes(): number {
+    return this.#peekedFrameBytes;
   }
 
   /** Frees the frame returned by `peek()`; its view must not be used after this. */
@@ -408,6 +441,20 @@ export class RingQueue {
       const frame = this.peek();
       if (frame === undefined) break;
       onFrame(frame);
+      this.release();
+      frames++;
+    }
+    return frames;
+  }
+
+  /** `drain()` without a view per frame: `onFrame(bytes, at, length)` reads the frame in place. */
+  drainAt(onFrame: (bytes: Buffer, at: number, length: number) => void, maxFrames: number = Infinity): number {
+    let frames = 0;
+    const bytes = this.#bytes;
+    while (frames < maxFrames) {
+      const at = this.peekAt();
+      if (at === -1) break;
+      onFrame(bytes, at, this.#peekedFrameBytes);
       this.release();
       frames++;
     }

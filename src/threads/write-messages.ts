@@ -29,6 +29,8 @@
  */
 import type { EventRequest, TransactionOutcome, TransactionRequest } from '../engine/bucket-writer.ts';
 import { EngineError, type EngineErrorCode } from '../engine/engine-error.ts';
+import type { AppendSink, InPlaceAppend } from '../engine/in-place-append.ts';
+import { writeTransactionId } from '../ids/event-id.ts';
 
 export const RequestType = { append: 1, stats: 2, close: 3 } as const;
 export const CompletionType = { append: 1, stats: 2, closed: 3 } as const;
@@ -66,32 +68,90 @@ export function appendRequestBytes(t: TransactionRequest): number {
 
 export function encodeAppendRequest(target: Buffer, bucketId: number, requestId: number, t: TransactionRequest): void {
   const F = appendFrame;
-  target[0] = RequestType.append;
-  target[1] = 0;
-  target.writeUInt16LE(bucketId, 2);
-  target.writeUInt32LE(requestId, 4);
-  target.writeUInt16LE(t.partitionId, F.PARTITION_ID_AT);
-  target.writeUInt16LE(t.events.length, F.EVENT_COUNT_AT);
+  writeAppendHead(target, 0, bucketId, requestId, t.partitionId, t.events.length);
   copyBytes(target, F.PARTITION_KEY_AT, t.partitionKey);
   copyBytes(target, F.TRANSACTION_ID_AT, t.transactionId);
   let p: number = F.FIRST_EVENT_AT;
   for (const e of t.events) {
     copyBytes(target, p, e.eventId);
-    target[p + F.EVENT_EXPECTED_KIND_AT] = e.expectedKind;
-    target[p + F.EVENT_STREAM_ID_BYTES_AT] = e.streamId.length;
-    target[p + F.EVENT_NAME_BYTES_AT] = e.eventName.length;
-    target[p + 19] = 0;
-    target.writeUInt32LE(e.metadata.length, p + F.EVENT_METADATA_BYTES_AT);
-    target.writeUInt32LE(e.payload.length, p + F.EVENT_PAYLOAD_BYTES_AT);
-    target.writeUInt32LE(0, p + 28);
-    target.writeDoubleLE(e.expectedVersion, p + F.EVENT_EXPECTED_VERSION_AT);
-    target.writeDoubleLE(e.timestampMs, p + F.EVENT_TIMESTAMP_AT);
+    writeEventHead(target, p, e.expectedKind, e.expectedVersion, e.timestampMs, e.streamId.length, e.eventName.length, e.metadata.length, e.payload.length);
     p += F.EVENT_HEAD_BYTES;
     p = copyBytes(target, p, e.streamId);
     p = copyBytes(target, p, e.eventName);
     p = copyBytes(target, p, e.metadata);
     p = copyBytes(target, p, e.payload);
   }
+}
+
+/** An append frame's fixed head at `target[at..]`, up to the partition key. */
+function writeAppendHead(target: Buffer, at: number, bucketId: number, requestId: number, partitionId: number, eventCount: number): void {
+  target[at] = RequestType.append;
+  target[at + 1] = 0;
+  target.writeUInt16LE(bucketId, at + 2);
+  target.writeUInt32LE(requestId, at + 4);
+  target.writeUInt16LE(partitionId, at + appendFrame.PARTITION_ID_AT);
+  target.writeUInt16LE(eventCount, at + appendFrame.EVENT_COUNT_AT);
+}
+
+/** An event head's fields after its id, at `target[p..]` (p: the head's start). */
+function writeEventHead(
+  target: Buffer,
+  p: number,
+  expectedKind: number,
+  expectedVersion: number,
+  timestampMs: number,
+  streamIdBytes: number,
+  eventNameBytes: number,
+  metadataBytes: number,
+  payloadBytes: number,
+): void {
+  const F = appendFrame;
+  target[p + F.EVENT_EXPECTED_KIND_AT] = expectedKind;
+  target[p + F.EVENT_STREAM_ID_BYTES_AT] = streamIdBytes;
+  target[p + F.EVENT_NAME_BYTES_AT] = eventNameBytes;
+  target[p + 19] = 0;
+  target.writeUInt32LE(metadataBytes, p + F.EVENT_METADATA_BYTES_AT);
+  target.writeUInt32LE(payloadBytes, p + F.EVENT_PAYLOAD_BYTES_AT);
+  target.writeUInt32LE(0, p + 28);
+  target.writeDoubleLE(expectedVersion, p + F.EVENT_EXPECTED_VERSION_AT);
+  target.writeDoubleLE(timestampMs, p + F.EVENT_TIMESTAMP_AT);
+}
+
+/** Bytes of the request frame of an in-place append (one event; see engine/in-place-append.ts). */
+export function inPlaceAppendRequestBytes(o: InPlaceAppend): number {
+  return APPEND_HEAD_BYTES + EVENT_HEAD_BYTES + o.variableBytes;
+}
+
+/**
+ * The request frame of an in-place append, at `target[at..]` (a ring's bytes): the same layout as
+ * encodeAppendRequest's for one event, written from the request's byte ranges, the event id and partition key in
+ * `ids` (AppendSink.ids) and a new transaction id made in place.
+ */
+export function encodeInPlaceAppendRequest(target: Buffer, at: number, bucketId: number, requestId: number, o: InPlaceAppend, ids: Uint8Array, timestampMs: number): void {
+  const F = appendFrame;
+  writeAppendHead(target, at, bucketId, requestId, o.partitionId, 1);
+  for (let k = 0; k < 16; k++) target[at + F.PARTITION_KEY_AT + k] = ids[16 + k];
+  writeTransactionId(target, at + F.TRANSACTION_ID_AT, 1);
+  const p = at + F.FIRST_EVENT_AT;
+  for (let k = 0; k < 16; k++) target[p + k] = ids[k];
+  const streamIdBytes = o.streamIdEnd - o.streamIdStart;
+  const eventNameBytes = o.eventNameEnd - o.eventNameStart;
+  const metadataBytes = o.metadataEnd - o.metadataStart;
+  const payloadBytes = o.payloadEnd - o.payloadStart;
+  writeEventHead(target, p, o.expectedKind, o.expectedVersion, timestampMs, streamIdBytes, eventNameBytes, metadataBytes, payloadBytes);
+  let v = p + F.EVENT_HEAD_BYTES;
+  v = copyRange(target, v, o.streamIdBuffer, o.streamIdStart, o.streamIdEnd);
+  v = copyRange(target, v, o.eventNameBuffer, o.eventNameStart, o.eventNameEnd);
+  v = copyRange(target, v, o.metadataBuffer, o.metadataStart, o.metadataEnd);
+  copyRange(target, v, o.payloadBuffer, o.payloadStart, o.payloadEnd);
+}
+
+/** Copies `source[start .. end)` to `target[at..]` and returns the end (a loop for short ranges, as copyBytes). */
+function copyRange(target: Buffer, at: number, source: Buffer, start: number, end: number): number {
+  const n = end - start;
+  if (n > 64) source.copy(target, at, start, end);
+  else for (let k = 0; k < n; k++) target[at + k] = source[start + k];
+  return at + n;
 }
 
 /** Copies `source` to `target[at..]` and returns the end; a loop for short arrays (TypedArray#set costs ~50 ns a call). */
@@ -170,6 +230,15 @@ export function decodeAppendCompletion(frame: Buffer): TransactionOutcome {
   const messageLength = frame.readUInt32LE(9 + codeLength);
   const message = frame.toString('utf8', 13 + codeLength, 13 + codeLength + messageLength);
   return { ok: false, error: new EngineError(code, message) };
+}
+
+/**
+ * An append completion read in place (`bytes[at..]`, a ring's bytes) into an in-place append's sink: its first
+ * event's sequence and version, or the error.
+ */
+export function completeAppendSink(sink: AppendSink, bytes: Buffer, at: number, length: number): void {
+  if (bytes[at + 1] === 0) sink.appended(bytes.readDoubleLE(at + 8), bytes.readDoubleLE(at + 16));
+  else sink.appendFailed((decodeAppendCompletion(bytes.subarray(at, at + length)) as { error: EngineError }).error);
 }
 
 export function decodeJsonCompletion(frame: Buffer): unknown {

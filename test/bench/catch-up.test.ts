@@ -54,7 +54,8 @@ async function fakeSubscriptionServer(events: number, opts: { refuse?: boolean; 
       if (!writing) pump();
     };
     socket.on('data', (chunk: Buffer) =>
-      parser.feed(chunk, (args) => {
+      parser.feed(chunk, (request) => {
+        const args = request.toBuffers();
         const name = args[0].toString();
         if (name === 'HELLO') {
           e.mapHeader(1);

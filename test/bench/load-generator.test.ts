@@ -31,8 +31,8 @@ async function fakeServer(handler: Handler, delayMs = 2): Promise<{ port: number
     socket.on('data', (chunk: Buffer) => {
       const e = new RespEncoder({ protocol: 3 });
       let n = 0;
-      parser.feed(chunk, (args) => {
-        const text = args.map((a) => a.toString());
+      parser.feed(chunk, (request) => {
+        const text = request.toBuffers().map((a) => a.toString());
         conn.requests.push(text);
         handler(text, e, conn);
         n++;

@@ -46,6 +46,10 @@ class FakeConnection implements ConnectionState {
     return pending;
   }
 
+  laterAppend(): never {
+    throw new Error('these tests run commands through execute(), which never asks for an append slot');
+  }
+
   write(reply: Reply): void {
     reply(this.encoder);
     this.#drain();

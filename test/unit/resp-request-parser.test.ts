@@ -41,7 +41,7 @@ function run(input: Buffer, split: Split, limits: RequestParserLimits = {}): Out
   for (const piece of chunksOf(input, split)) {
     piece.copy(readBuffer);
     const chunk = readBuffer.subarray(0, piece.length);
-    error = parser.feed(chunk, (args) => requests.push(args.map((a) => a.toString('latin1'))));
+    error = parser.feed(chunk, (args) => requests.push(args.toBuffers().map((a) => a.toString('latin1'))));
     readBuffer.fill(0x5a); // "Z": overwrite what the parser saw
     if (error) break;
   }
@@ -101,9 +101,25 @@ describe('multibulk requests', () => {
     const chunk = multibulk('GET', 'key');
     const parser = new RespRequestParser();
     let seen: Buffer[] = [];
-    parser.feed(chunk, (args) => (seen = args));
+    parser.feed(chunk, (args) => (seen = args.toBuffers()));
     expect(seen.map(String)).toEqual(['GET', 'key']);
     for (const arg of seen) expect(arg.buffer).toBe(chunk.buffer);
+  });
+
+  it('gives each request its arguments as ranges of the chunk, reused for the next request', () => {
+    const chunk = Buffer.concat([multibulk('EAPPEND', 'stream-1', 'E'), multibulk('PING')]);
+    const parser = new RespRequestParser();
+    const seen: { count: number; ranges: [number, number][]; inChunk: boolean }[] = [];
+    let object: unknown;
+    parser.feed(chunk, (r) => {
+      if (object !== undefined) expect(r).toBe(object);
+      object = r;
+      seen.push({ count: r.count, ranges: Array.from({ length: r.count }, (_, i) => [r.starts[i], r.ends[i]]), inChunk: r.buffers.slice(0, r.count).every((b) => b === chunk) });
+    });
+    expect(seen.map((x) => x.count)).toEqual([3, 1]);
+    expect(seen.every((x) => x.inChunk)).toBe(true);
+    expect(seen[0].ranges.map(([a, b]) => chunk.toString('latin1', a, b))).toEqual(['EAPPEND', 'stream-1', 'E']);
+    expect(seen[1].ranges.map(([a, b]) => chunk.toString('latin1', a, b))).toEqual(['PING']);
   });
 
   it('copies a bulk that spans chunks', () => {
@@ -114,7 +130,7 @@ describe('multibulk requests', () => {
     const second = Buffer.from(input.subarray(30));
     expect(parser.feed(first, () => {})).toBeUndefined();
     first.fill(0); // the parser must have kept copies, not views, of the arguments it held
-    expect(parser.feed(second, (args) => (seen = args))).toBeUndefined();
+    expect(parser.feed(second, (args) => (seen = args.toBuffers()))).toBeUndefined();
     second.fill(0);
     expect(seen.map(String)).toEqual(['SET', 'k', 'v'.repeat(100)]);
   });
@@ -126,7 +142,7 @@ describe('multibulk requests', () => {
     const parser = new RespRequestParser();
     let seen: Buffer[] = [];
     for (let at = 0; at < input.length; at += 65536) {
-      expect(parser.feed(input.subarray(at, at + 65536), (args) => (seen = args))).toBeUndefined();
+      expect(parser.feed(input.subarray(at, at + 65536), (args) => (seen = args.toBuffers()))).toBeUndefined();
     }
     expect(seen.length).toBe(5);
     expect(seen[4].equals(big)).toBe(true);
@@ -268,7 +284,7 @@ describe('protocol errors', () => {
     expect(first!.message).toBe('Protocol error: invalid multibulk length');
     expect(first!.toReplyError().toString()).toBe('ERR Protocol error: invalid multibulk length');
     const calls: unknown[] = [];
-    expect(parser.feed(Buffer.from('PING\r\n'), (a) => calls.push(a))).toBe(first);
+    expect(parser.feed(Buffer.from('PING\r\n'), (a) => calls.push(a.toBuffers()))).toBe(first);
     expect(calls).toEqual([]);
     expect(parser.error).toBe(first);
   });

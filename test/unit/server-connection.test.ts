@@ -9,6 +9,7 @@ import type { ServerCounters, ServerInfo } from '../../src/commands/command.ts';
 import { configFromTable } from '../../src/config/load-config.ts';
 import type { AppendCallback, Database } from '../../src/database.ts';
 import type { EventRequest } from '../../src/engine/bucket-writer.ts';
+import type { AppendSink, InPlaceAppend } from '../../src/engine/in-place-append.ts';
 import { parseUuid } from '../../src/ids/partition-key.ts';
 import { pino } from 'pino';
 import { Connection, connectionLimitsDefault, replySlabs, type ConnectionLimits } from '../../src/server/connection.ts';
@@ -82,16 +83,28 @@ interface PendingAppend {
 function setup(limits: Partial<ConnectionLimits> = {}, table: Record<string, unknown> = {}) {
   const socket = new FakeSocket();
   const appends: PendingAppend[] = [];
+  const eventId = parseUuid('00000000-0000-4000-8000-000000000000')!;
+  const partitionKey = parseUuid('00000000-0000-4000-8000-000000000001')!;
   const db = {
     partitionCount: 32,
+    // The in-place path (EAPPEND without unusual options), as Database does it: ids at submission, the
+    // sequence and version at completion.
+    prepareAppendInPlace: (): boolean => true,
+    submitAppendInPlace(o: InPlaceAppend, sink: AppendSink): void {
+      sink.ids.set(eventId, 0);
+      sink.ids.set(partitionKey, 16);
+      sink.partitionId = 0;
+      sink.timestampMs = 1;
+      appends.push({ streamId: o.streamIdBuffer.toString('utf8', o.streamIdStart, o.streamIdEnd), resolve: (version) => sink.appended(version, version) });
+    },
     appendWith(streamId: Buffer | string, _eventName: unknown, _options: unknown, done: AppendCallback): void {
       appends.push({
         streamId: streamId.toString(),
         resolve: (version) =>
           done(undefined, {
-            partitionKey: parseUuid('00000000-0000-4000-8000-000000000001')!,
+            partitionKey,
             partitionId: 0,
-            event: { eventId: parseUuid('00000000-0000-4000-8000-000000000000')!, timestampMs: 1 } as EventRequest,
+            event: { eventId, timestampMs: 1 } as EventRequest,
             partitionSequence: version,
             streamVersion: version,
           }),
@@ -159,6 +172,40 @@ describe('Connection', () => {
     await turn();
     expect(socket.writes.length).toBe(1);
     expect(socket.text()).toBe(`${ack(4)}$1\r\n1\r\n${ack(5)}$1\r\n2\r\n`);
+  });
+
+  it('reuses append slots only after their replies are out: rounds of appends completed out of order', async () => {
+    const { socket, feed, appends } = setup();
+    const random = seededRandom(7);
+    let expected = '';
+    let held: { resolve: () => void } | undefined;
+    for (let round = 0; round < 5; round++) {
+      const first = appends.length;
+      // EAPPENDs in place and through the generic path (a repeated option is left to it), mixed with PINGs.
+      if (round < 4) {
+        feed(...Array.from({ length: 40 }, (_, i) => (i % 7 === 3 ? ['PING', `p${round}-${i}`] : i % 5 === 1 ? ['EAPPEND', `s${i}`, 'E', 'PAYLOAD', 'x', 'PAYLOAD', 'y'] : ['EAPPEND', `s${i}`, 'E'])));
+        for (let i = 0; i < 40; i++) {
+          if (i % 7 === 3) expected += `$${`p${round}-${i}`.length}\r\np${round}-${i}\r\n`;
+          else if (i % 5 === 1) expected += '-INVALIDARG PAYLOAD already specified\r\n';
+          else expected += ack(round * 100 + i);
+        }
+      }
+      // The previous round's first append completes only now: until then none of the replies behind it can go
+      // out, so their slots must not be handed to this round's appends.
+      held?.resolve();
+      const mine = appends.slice(first).map((a) => ({ resolve: () => a.resolve(round * 100 + Number(a.streamId.slice(1))) }));
+      held = mine.shift();
+      for (let k = mine.length - 1; k > 0; k--) {
+        const j = Math.floor(random() * (k + 1));
+        [mine[k], mine[j]] = [mine[j], mine[k]];
+      }
+      for (const m of mine) {
+        m.resolve();
+        if (random() < 0.3) await turn();
+      }
+      await turn();
+    }
+    expect(socket.text()).toBe(expected);
   });
 
   it('answers appends completed together (one group commit) with one write', async () => {
