@@ -9,19 +9,12 @@
 import { workerData, parentPort } from 'node:worker_threads';
 import { nodeFileIo } from '../native-free-io/file-io.ts';
 import { PooledReadFileIo, READ_DESCRIPTORS_PER_THREAD } from '../native-free-io/pooled-read-file-io.ts';
-import { BucketWriter, type TransactionOutcome } from '../src/engine/bucket-writer.ts';
+import { BucketWriter } from '../src/engine/bucket-writer.ts';
 import { createWorkerLogger } from '../src/logging/logger.ts';
 import type { LogLevel } from '../src/config/config-schema.ts';
 import { RingQueue } from '../src/threads/ring-queue.ts';
 import { SharedState } from '../src/threads/shared-state.ts';
-import {
-  appendCompletionBytes,
-  CompletionType,
-  decodeRequestHead,
-  encodeAppendCompletion,
-  encodeJsonCompletion,
-  RequestType,
-} from '../src/threads/write-messages.ts';
+import { batchCompletionBytes, CompletionType, encodeBatchCompletion, encodeJsonCompletion, RequestType } from '../src/threads/write-messages.ts';
 
 export interface WriteWorkerData {
   dir: string;
@@ -69,55 +62,68 @@ try {
 }
 parentPort!.postMessage({ type: 'ready' });
 
-function pushCompletion(frameBytes: number, fill: (view: Buffer) => void): void {
-  let view = completions.tryReserve(frameBytes);
-  while (view === undefined) {
-    if (!completions.waitForSpace(frameBytes)) return; // closed: the main thread is gone
-    view = completions.tryReserve(frameBytes);
+/** Reserves `frameBytes` in the completion ring, waiting for room: the offset in `completions.bytes`, or -1 once closed. */
+function reserveCompletion(frameBytes: number): number {
+  let at = completions.tryReserveAt(frameBytes);
+  while (at === -1) {
+    if (!completions.waitForSpace(frameBytes)) return -1; // closed: the main thread is gone
+    at = completions.tryReserveAt(frameBytes);
   }
-  fill(view);
+  return at;
+}
+
+function pushFrame(frame: Buffer): void {
+  const at = reserveCompletion(frame.length);
+  if (at === -1) return;
+  frame.copy(completions.bytes, at);
   completions.commit();
 }
 
 /** Request ids of staged appends, per bucket, in staging order. */
 const staged = new Map<number, number[]>();
 let closing: number | undefined;
+const writerList = [...writers.values()];
+const prezeroSome = (): boolean => writerList.some((w) => w.prezero());
+
+const onRequest = (bytes: Buffer, at: number): void => {
+  const type = bytes[at];
+  const bucketId = bytes.readUInt16LE(at + 2);
+  const requestId = bytes.readUInt32LE(at + 4);
+  if (type === RequestType.append) {
+    const writer = writers.get(bucketId);
+    if (writer === undefined) throw new Error(`bucket ${bucketId} is not owned by writer ${data.workerIndex}`);
+    writer.stageFrame(bytes, at);
+    let ids = staged.get(bucketId);
+    if (ids === undefined) staged.set(bucketId, (ids = []));
+    ids.push(requestId);
+  } else if (type === RequestType.stats) {
+    const stats = writerList.map((w) => ({ bucketId: w.bucketId, ...w.stats, cache: w.cacheStats() }));
+    pushFrame(encodeJsonCompletion(CompletionType.stats, requestId, stats));
+  } else if (type === RequestType.close) {
+    closing = requestId;
+  }
+};
 
 for (;;) {
   // Idle moments pre-zero the active segments ahead of their write offsets (see BucketWriter.prezero).
-  while (requests.peek() === undefined && [...writers.values()].some((w) => w.prezero()));
+  while (requests.peekAt() === -1 && prezeroSome());
   if (!requests.waitForData()) break;
-  requests.drain((frame) => {
-    const head = decodeRequestHead(frame);
-    if (head.type === RequestType.append) {
-      const writer = writers.get(head.bucketId);
-      if (writer === undefined) throw new Error(`bucket ${head.bucketId} is not owned by writer ${data.workerIndex}`);
-      writer.stageFrame(frame);
-      let ids = staged.get(head.bucketId);
-      if (ids === undefined) staged.set(head.bucketId, (ids = []));
-      ids.push(head.requestId);
-    } else if (head.type === RequestType.stats) {
-      const stats = [...writers.values()].map((w) => ({ bucketId: w.bucketId, ...w.stats, cache: w.cacheStats() }));
-      const frameOut = encodeJsonCompletion(CompletionType.stats, head.requestId, stats);
-      pushCompletion(frameOut.length, (v) => frameOut.copy(v));
-    } else if (head.type === RequestType.close) {
-      closing = head.requestId;
-    }
-  });
+  requests.drainAt(onRequest);
   for (const [bucketId, ids] of staged) {
     if (ids.length === 0) continue;
-    const outcomes: TransactionOutcome[] = writers.get(bucketId)!.commitBatch();
+    const outcomes = writers.get(bucketId)!.commitBatch();
     for (let i = 0; i < ids.length; i++) {
-      const requestId = ids[i];
-      const o = outcomes[i];
-      pushCompletion(appendCompletionBytes(o), (v) => encodeAppendCompletion(v, requestId, o));
+      const frameBytes = batchCompletionBytes(outcomes, i);
+      const at = reserveCompletion(frameBytes);
+      if (at === -1) break;
+      encodeBatchCompletion(completions.bytes, at, ids[i], outcomes, i);
+      completions.commit();
     }
     ids.length = 0;
   }
   if (closing !== undefined) {
-    for (const w of writers.values()) w.close();
-    const frameOut = encodeJsonCompletion(CompletionType.closed, closing, null);
-    pushCompletion(frameOut.length, (v) => frameOut.copy(v));
+    for (const w of writerList) w.close();
+    pushFrame(encodeJsonCompletion(CompletionType.closed, closing, null));
     break;
   }
 }

@@ -104,7 +104,7 @@ export class InProcessWriteBackend implements WriteBackend {
       const writer = this.#writers[b];
       for (const p of queue) writer.stageFrame(p.frame);
       const outcomes = writer.commitBatch();
-      for (let i = 0; i < queue.length; i++) queue[i].resolve(outcomes[i]);
+      for (let i = 0; i < queue.length; i++) queue[i].resolve(outcomes.outcome(i));
     }
   }
 

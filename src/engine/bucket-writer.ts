@@ -38,6 +38,7 @@ import { nextVersion, wrongVersionError } from './expected-version.ts';
 import { LruCache } from './lru-cache.ts';
 import { SealedSegment } from './sealed-segment.ts';
 import { SegmentIndex } from './segment-index.ts';
+import { BatchOutcomes } from './batch-outcomes.ts';
 
 export interface EventRequest {
   eventId: Uint8Array;
@@ -152,12 +153,20 @@ export class BucketWriter {
   readonly #staged = new StagedEvents();
   /** Scratch for the fixed fields of the record being encoded. */
   readonly #head = newEventRecordHead();
-  #stagedStreams = new Map<string, StreamState>();
+  /** Streams with staged events: the index (in #staged) of the stream's latest staged event. */
+  #stagedStreams = new Map<string, number>();
   #stagedSequences = new Map<number, number>();
-  /** Outcomes of staged transactions; a successful one stays provisional until the batch is durable. */
-  #outcomes: TransactionOutcome[] = [];
-  /** Indexes into #outcomes of the transactions staged since the last flush. */
-  #unflushed: number[] = [];
+  /** Outcomes of the batch's transactions; a successful one stays provisional until the batch is durable. */
+  readonly #outcomes = new BatchOutcomes();
+  /** The outcomes were handed out by commitBatch: the next stage starts a new batch. */
+  #outcomesTaken = false;
+  /** The first outcome staged since the last flush. */
+  #unflushedFrom = 0;
+  /** A transaction's versions and stream ids while it is validated (grown, never shrunk). */
+  readonly #txVersions: number[] = [];
+  readonly #txStreamIds: string[] = [];
+  /** Set by #durableVersion: the partition key of the stream it found. */
+  #foundKey: Uint8Array = new Uint8Array(16);
 
   private constructor(o: BucketWriterOptions) {
     this.#o = o;
@@ -191,7 +200,7 @@ export class BucketWriter {
 
   /** The stream's last durable version, or -1 (for tests and tools). */
   streamVersion(streamId: string): number {
-    return this.#streamState(streamId)?.lastVersion ?? -1;
+    return this.#durableVersion(streamId);
   }
 
   cacheStats(): { hits: number; misses: number; entries: number; evictions: number; capacity: number } {
@@ -205,7 +214,7 @@ export class BucketWriter {
   /** Stages, writes and syncs the transactions as one batch; returns one outcome per transaction, in order. */
   appendBatch(transactions: readonly TransactionRequest[]): TransactionOutcome[] {
     for (const t of transactions) this.stage(t);
-    return this.commitBatch();
+    return this.commitBatch().toArray();
   }
 
   /**
@@ -222,35 +231,41 @@ export class BucketWriter {
    * Validates and encodes the transaction of an append request frame (threads/write-messages.ts) into the current
    * batch, reading the frame in place: no object per event. Nothing keeps a view of the frame after this returns.
    */
-  stageFrame(frame: Buffer): void {
-    const index = this.#outcomes.length;
-    const failure = this.#stageOrFail(frame);
+  stageFrame(frame: Buffer, at = 0): void {
+    if (this.#outcomesTaken) {
+      this.#outcomesTaken = false;
+      this.#outcomes.clear();
+      this.#unflushedFrom = 0;
+    }
+    const failure = this.#stageOrFail(frame, at);
     if (failure !== undefined) {
-      this.#outcomes.push({ ok: false, error: failure });
+      this.#outcomes.addFailed(failure);
       this.stats.failedTransactions++;
-    } else {
-      this.#unflushed.push(index);
     }
   }
 
-  /** Writes and fdatasyncs the staged batch, applies it, publishes it; returns the outcomes and resets. */
-  commitBatch(): TransactionOutcome[] {
+  /**
+   * Writes and fdatasyncs the staged batch, applies it, publishes it; returns the outcomes, one per staged
+   * transaction in order. The returned object is this writer's own: valid until the next stage.
+   */
+  commitBatch(): BatchOutcomes {
     this.#flush();
-    const outcomes = this.#outcomes;
-    this.#outcomes = [];
+    this.#outcomesTaken = true;
     this.stats.batches++;
-    return outcomes;
+    return this.#outcomes;
   }
 
-  #stageOrFail(f: Buffer): EngineError | undefined {
+  /** Validates, sequences and encodes the transaction of the request frame at `frame[b..]` into the batch. */
+  #stageOrFail(frame: Buffer, b: number): EngineError | undefined {
+    const f = frame;
     if (this.#closed) return new EngineError('WRITEERR', `bucket ${this.bucketId} is closed`);
     if (this.#poisoned !== undefined) {
       return new EngineError('WRITEERR', `bucket ${this.bucketId} stopped accepting writes after an fsync failure (${this.#poisoned.message}); reopen the database`);
     }
-    const count = f.readUInt16LE(F.EVENT_COUNT_AT);
+    const count = f.readUInt16LE(b + F.EVENT_COUNT_AT);
     if (count === 0) return new EngineError('INVALIDARG', 'a transaction needs at least one event');
     let size = count > 1 ? COMMIT_RECORD_BYTES : 0;
-    for (let i = 0, p = F.FIRST_EVENT_AT; i < count; i++) {
+    for (let i = 0, p = b + F.FIRST_EVENT_AT; i < count; i++) {
       const variable = eventVariableBytes(f, p);
       size += RECORD_HEADER_BYTES + EVENT_BODY_FIXED_BYTES + variable;
       p += F.EVENT_HEAD_BYTES + variable;
@@ -260,7 +275,7 @@ export class BucketWriter {
     if (this.#durableOffset + this.#bufLength + size > this.#o.segmentSizeBytes) {
       // The transaction does not fit in the active segment: make what is staged durable there, then roll over.
       this.#flush();
-      if (this.#poisoned !== undefined) return this.#stageOrFail(f);
+      if (this.#poisoned !== undefined) return this.#stageOrFail(f, b);
       try {
         this.#rollover();
       } catch (err) {
@@ -271,50 +286,60 @@ export class BucketWriter {
 
     // Validate every event against the running state; nothing is changed until all pass. Within a transaction a
     // stream's running version is in `local` (made only for several events).
-    const versions: number[] = new Array(count);
-    const streamIds: string[] = new Array(count);
+    const keyAt = b + F.PARTITION_KEY_AT;
+    const versions = this.#txVersions;
+    const streamIds = this.#txStreamIds;
     let local: Map<string, number> | undefined;
-    for (let i = 0, p = F.FIRST_EVENT_AT; i < count; i++) {
+    for (let i = 0, p = b + F.FIRST_EVENT_AT; i < count; i++) {
       const streamIdBytes = f[p + F.EVENT_STREAM_ID_BYTES_AT];
       const streamId = f.toString('utf8', p + F.EVENT_HEAD_BYTES, p + F.EVENT_HEAD_BYTES + streamIdBytes);
       streamIds[i] = streamId;
       let cur = local?.get(streamId);
       if (cur === undefined) {
-        let current: StreamState | undefined;
-        try {
-          current = this.#stagedStreams.get(streamId) ?? this.#streamState(streamId);
-        } catch (err) {
-          // A sealed segment's stream index could not be read (EIO, or damage found after it was opened). Nothing
-          // of this transaction is staged yet, so it alone fails; an exception here would kill the writer's loop.
-          this.#log?.error({ bucket: this.bucketId, stream: streamId, err: String(err) }, 'stream version lookup failed');
-          return new EngineError('READERR', `read error: could not read the version of stream ${streamId}: ${(err as Error).message}`);
+        const stagedIndex = this.#stagedStreams.get(streamId);
+        let key: Uint8Array;
+        let keyOffset = 0;
+        if (stagedIndex !== undefined) {
+          cur = this.#staged.version[stagedIndex];
+          key = this.#buf;
+          keyOffset = this.#staged.at[stagedIndex] + RECORD_HEADER_BYTES + 16;
+        } else {
+          try {
+            cur = this.#durableVersion(streamId);
+          } catch (err) {
+            // A sealed segment's stream index could not be read (EIO, or damage found after it was opened). Nothing
+            // of this transaction is staged yet, so it alone fails; an exception here would kill the writer's loop.
+            this.#log?.error({ bucket: this.bucketId, stream: streamId, err: String(err) }, 'stream version lookup failed');
+            return new EngineError('READERR', `read error: could not read the version of stream ${streamId}: ${(err as Error).message}`);
+          }
+          key = this.#foundKey;
         }
-        if (current !== undefined && !bytesEqualAt(current.partitionKey, 0, f, F.PARTITION_KEY_AT)) {
+        if (cur >= 0 && !bytesEqualAt(key, keyOffset, f, keyAt)) {
           return new EngineError(
             'DBOPFAILED',
-            `database operation failed: partition key must be the same for all events in a stream: expected ${formatUuid(current.partitionKey)}, got ${formatUuid(partitionKeyOf(f))}`,
+            `database operation failed: partition key must be the same for all events in a stream: expected ${formatUuid(key.subarray(keyOffset, keyOffset + 16))}, got ${formatUuid(f.subarray(keyAt, keyAt + 16))}`,
           );
         }
-        cur = current?.lastVersion ?? -1;
       }
       const kind = f[p + F.EVENT_EXPECTED_KIND_AT];
       const expected = f.readDoubleLE(p + F.EVENT_EXPECTED_VERSION_AT);
       const v = nextVersion(kind, expected, cur);
-      if (v < 0) return wrongVersionError(cur, kind, expected, partitionKeyOf(f), streamId);
+      if (v < 0) return wrongVersionError(cur, kind, expected, f.subarray(keyAt, keyAt + 16), streamId);
       versions[i] = v;
       if (count > 1) (local ??= new Map()).set(streamId, v);
       p += F.EVENT_HEAD_BYTES + eventVariableBytes(f, p);
     }
 
     // Sequence and encode.
-    const partitionId = f.readUInt16LE(F.PARTITION_ID_AT);
+    const partitionId = f.readUInt16LE(b + F.PARTITION_ID_AT);
     const firstSequence = this.#stagedSequences.get(partitionId) ?? this.nextSequence(partitionId);
     this.#ensureCapacity(size);
     const buf = this.#buf;
-    const firstAt = this.#bufLength;
     const h = this.#head;
     h.partitionId = partitionId;
-    for (let i = 0, p = F.FIRST_EVENT_AT; i < count; i++) {
+    this.#outcomes.addStaged(firstSequence);
+    const staged = this.#staged;
+    for (let i = 0, p = b + F.FIRST_EVENT_AT; i < count; i++) {
       h.streamIdBytes = f[p + F.EVENT_STREAM_ID_BYTES_AT];
       h.eventNameBytes = f[p + F.EVENT_NAME_BYTES_AT];
       h.metadataBytes = f.readUInt32LE(p + F.EVENT_METADATA_BYTES_AT);
@@ -323,25 +348,22 @@ export class BucketWriter {
       h.streamVersion = versions[i];
       h.timestampMs = f.readDoubleLE(p + F.EVENT_TIMESTAMP_AT);
       const at = this.#bufLength;
-      this.#bufLength += encodeEventRecordFrom(buf, at, h, f, p, F.PARTITION_KEY_AT, F.TRANSACTION_ID_AT, f, p + F.EVENT_HEAD_BYTES);
-      const staged = this.#staged;
+      this.#bufLength += encodeEventRecordFrom(buf, at, h, f, p, keyAt, b + F.TRANSACTION_ID_AT, f, p + F.EVENT_HEAD_BYTES);
+      // The stream's latest staged event: its version and (in the batch buffer) its partition key.
+      this.#stagedStreams.set(streamIds[i], staged.length);
       staged.at.push(at);
       staged.partitionId.push(partitionId);
       staged.sequence.push(h.partitionSequence);
       staged.streamId.push(streamIds[i]);
       staged.version.push(versions[i]);
+      this.#outcomes.addVersion(versions[i]);
       p += F.EVENT_HEAD_BYTES + h.streamIdBytes + h.eventNameBytes + h.metadataBytes + h.payloadBytes;
     }
     if (count > 1) {
-      const timestampMs = f.readDoubleLE(F.FIRST_EVENT_AT + F.EVENT_TIMESTAMP_AT);
-      this.#bufLength += encodeCommitRecord(buf, this.#bufLength, f.subarray(F.TRANSACTION_ID_AT, F.TRANSACTION_ID_AT + 16), count, firstSequence, timestampMs);
+      const timestampMs = f.readDoubleLE(b + F.FIRST_EVENT_AT + F.EVENT_TIMESTAMP_AT);
+      this.#bufLength += encodeCommitRecord(buf, this.#bufLength, f.subarray(b + F.TRANSACTION_ID_AT, b + F.TRANSACTION_ID_AT + 16), count, firstSequence, timestampMs);
     }
-    // The staged streams' partition key: the copy in this transaction's first record (the batch buffer is only
-    // reused after the batch is flushed, when #stagedStreams is cleared).
-    const partitionKey = buf.subarray(firstAt + RECORD_HEADER_BYTES + 16, firstAt + RECORD_HEADER_BYTES + 32);
-    for (let i = 0; i < count; i++) this.#stagedStreams.set(streamIds[i], { partitionKey, lastVersion: versions[i] });
     this.#stagedSequences.set(partitionId, firstSequence + count);
-    this.#outcomes.push({ ok: true, firstSequence, versions });
     this.stats.transactions++;
     return undefined;
   }
@@ -398,8 +420,10 @@ export class BucketWriter {
   }
 
   #failUnflushed(error: EngineError): void {
-    for (const i of this.#unflushed) {
-      this.#outcomes[i] = { ok: false, error };
+    const outcomes = this.#outcomes;
+    for (let i = this.#unflushedFrom; i < outcomes.count; i++) {
+      if (!outcomes.ok(i)) continue; // failed when staged
+      outcomes.fail(i, error);
       this.stats.failedTransactions++;
       this.stats.transactions--;
     }
@@ -411,7 +435,7 @@ export class BucketWriter {
     this.#staged.clear();
     this.#stagedStreams.clear();
     this.#stagedSequences.clear();
-    this.#unflushed = [];
+    this.#unflushedFrom = this.#outcomes.count;
   }
 
   /** Cuts the active segment back to `offset` (zeros after it) and syncs; a failure here poisons the bucket. */
@@ -478,20 +502,27 @@ export class BucketWriter {
   // ---------------------------------------------------------------------------------------------------------------
   // Stream versions: staged batch, then the active segment, then the LRU cache, then sealed stream indexes.
 
-  #streamState(streamId: string): StreamState | undefined {
+  /** The stream's last durable version, or -1 when it has none; when it has one, its partition key is left in #foundKey. */
+  #durableVersion(streamId: string): number {
     const live = this.#live.streams.get(streamId);
-    if (live !== undefined) return { partitionKey: live.partitionKey, lastVersion: live.firstVersion + live.offsets.length - 1 };
+    if (live !== undefined) {
+      this.#foundKey = live.partitionKey;
+      return live.firstVersion + live.offsets.length - 1;
+    }
     const cached = this.#streamCache.get(streamId);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) {
+      this.#foundKey = cached.partitionKey;
+      return cached.lastVersion;
+    }
     for (let i = this.#sealed.length - 1; i >= 0; i--) {
       const r = this.#sealed[i].lookup.streamRange(streamId);
       if (r !== undefined) {
-        const state = { partitionKey: r.partitionKey, lastVersion: r.last };
-        this.#streamCache.set(streamId, state);
-        return state;
+        this.#streamCache.set(streamId, { partitionKey: r.partitionKey, lastVersion: r.last });
+        this.#foundKey = r.partitionKey;
+        return r.last;
       }
     }
-    return undefined;
+    return -1;
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -656,9 +687,4 @@ function bytesEqualAt(a: Uint8Array, aAt: number, b: Uint8Array, bAt: number): b
 /** The stream id, event name, metadata and payload bytes of the request frame's event whose head is at `p`. */
 function eventVariableBytes(f: Buffer, p: number): number {
   return f[p + F.EVENT_STREAM_ID_BYTES_AT] + f[p + F.EVENT_NAME_BYTES_AT] + f.readUInt32LE(p + F.EVENT_METADATA_BYTES_AT) + f.readUInt32LE(p + F.EVENT_PAYLOAD_BYTES_AT);
-}
-
-/** A request frame's partition key (a view; for messages). */
-function partitionKeyOf(f: Buffer): Uint8Array {
-  return f.subarray(F.PARTITION_KEY_AT, F.PARTITION_KEY_AT + 16);
 }

@@ -30,6 +30,7 @@
 import type { EventRequest, TransactionOutcome, TransactionRequest } from '../engine/bucket-writer.ts';
 import { EngineError, type EngineErrorCode } from '../engine/engine-error.ts';
 import type { AppendSink, InPlaceAppend } from '../engine/in-place-append.ts';
+import type { BatchOutcomes } from '../engine/batch-outcomes.ts';
 import { writeTransactionId } from '../ids/event-id.ts';
 
 export const RequestType = { append: 1, stats: 2, close: 3 } as const;
@@ -182,27 +183,54 @@ export function decodeRequestHead(frame: Buffer): RequestHead {
 }
 
 export function appendCompletionBytes(o: TransactionOutcome): number {
-  if (o.ok) return 16 + 8 * o.versions.length;
-  return 8 + 1 + o.error.code.length + 4 + Buffer.byteLength(o.error.message);
+  return o.ok ? okCompletionBytes(o.versions.length) : errorCompletionBytes(o.error);
 }
 
 export function encodeAppendCompletion(target: Buffer, requestId: number, o: TransactionOutcome): void {
-  target[0] = CompletionType.append;
-  target.writeUInt32LE(requestId, 4);
-  if (o.ok) {
-    target[1] = 0;
-    target.writeUInt16LE(o.versions.length, 2);
-    target.writeDoubleLE(o.firstSequence, 8);
-    for (let i = 0; i < o.versions.length; i++) target.writeDoubleLE(o.versions[i], 16 + 8 * i);
-    return;
-  }
-  target[1] = 1;
-  target.writeUInt16LE(0, 2);
-  const code = o.error.code;
-  target[8] = code.length;
-  target.write(code, 9, 'latin1');
-  const messageLength = target.write(o.error.message, 13 + code.length, 'utf8');
-  target.writeUInt32LE(messageLength, 9 + code.length);
+  if (o.ok) writeOkCompletion(target, 0, requestId, o.firstSequence, o.versions, 0, o.versions.length);
+  else writeErrorCompletion(target, 0, requestId, o.error);
+}
+
+/** Bytes of the completion of transaction i of a writer's batch. */
+export function batchCompletionBytes(outcomes: BatchOutcomes, i: number): number {
+  const error = outcomes.errors[i];
+  return error === undefined ? okCompletionBytes(outcomes.versionCount[i]) : errorCompletionBytes(error);
+}
+
+/** The completion of transaction i of a writer's batch, at `target[at..]` (a ring's bytes), from its columns. */
+export function encodeBatchCompletion(target: Buffer, at: number, requestId: number, outcomes: BatchOutcomes, i: number): void {
+  const error = outcomes.errors[i];
+  if (error === undefined) writeOkCompletion(target, at, requestId, outcomes.firstSequence[i], outcomes.versions, outcomes.versionsAt[i], outcomes.versionCount[i]);
+  else writeErrorCompletion(target, at, requestId, error);
+}
+
+function okCompletionBytes(eventCount: number): number {
+  return 16 + 8 * eventCount;
+}
+
+function errorCompletionBytes(error: EngineError): number {
+  return 8 + 1 + error.code.length + 4 + Buffer.byteLength(error.message);
+}
+
+function writeOkCompletion(target: Buffer, at: number, requestId: number, firstSequence: number, versions: readonly number[], versionsAt: number, count: number): void {
+  target[at] = CompletionType.append;
+  target[at + 1] = 0;
+  target.writeUInt16LE(count, at + 2);
+  target.writeUInt32LE(requestId, at + 4);
+  target.writeDoubleLE(firstSequence, at + 8);
+  for (let i = 0; i < count; i++) target.writeDoubleLE(versions[versionsAt + i], at + 16 + 8 * i);
+}
+
+function writeErrorCompletion(target: Buffer, at: number, requestId: number, error: EngineError): void {
+  target[at] = CompletionType.append;
+  target[at + 1] = 1;
+  target.writeUInt16LE(0, at + 2);
+  target.writeUInt32LE(requestId, at + 4);
+  const code = error.code;
+  target[at + 8] = code.length;
+  target.write(code, at + 9, 'latin1');
+  const messageLength = target.write(error.message, at + 13 + code.length, 'utf8');
+  target.writeUInt32LE(messageLength, at + 9 + code.length);
 }
 
 export function encodeJsonCompletion(type: number, requestId: number, value: unknown): Buffer {
