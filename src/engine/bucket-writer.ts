@@ -255,9 +255,8 @@ export class BucketWriter {
     return this.#outcomes;
   }
 
-  /** Validates, sequences and encodes the transaction of the request frame at `frame[b..]` into the batch. */
-  #stageOrFail(frame: Buffer, b: number): EngineError | undefined {
-    const f = frame;
+  /** Validates, sequences and encodes the transaction of the request frame at `f[b..]` into the batch. */
+  #stageOrFail(f: Buffer, b: number): EngineError | undefined {
     if (this.#closed) return new EngineError('WRITEERR', `bucket ${this.bucketId} is closed`);
     if (this.#poisoned !== undefined) {
       return new EngineError('WRITEERR', `bucket ${this.bucketId} stopped accepting writes after an fsync failure (${this.#poisoned.message}); reopen the database`);

@@ -172,16 +172,6 @@ export function encodeControlRequest(target: Buffer, type: number, bucketId: num
 
 export const CONTROL_REQUEST_BYTES = REQUEST_HEAD_BYTES;
 
-export interface RequestHead {
-  type: number;
-  bucketId: number;
-  requestId: number;
-}
-
-export function decodeRequestHead(frame: Buffer): RequestHead {
-  return { type: frame[0], bucketId: frame.readUInt16LE(2), requestId: frame.readUInt32LE(4) };
-}
-
 export function appendCompletionBytes(o: TransactionOutcome): number {
   return o.ok ? okCompletionBytes(o.versions.length) : errorCompletionBytes(o.error);
 }
