@@ -23,7 +23,7 @@ import { InProcessReadBackend, InProcessWriteBackend, type ReadBackend, type Rea
 import { BucketWriter, type BucketWriterStats, type EventRequest, type TransactionOutcome, type TransactionRequest } from './engine/bucket-writer.ts';
 import { EngineError } from './engine/engine-error.ts';
 import { ExpectedKind, expectedKindOf, type ExpectedVersion } from './engine/expected-version.ts';
-import type { AppendSink, InPlaceAppend } from './engine/in-place-append.ts';
+import type { AppendSink, ByteRange, InPlaceAppend } from './engine/in-place-append.ts';
 import { forEachRecord, StoreReader, type RecordBatch, type ScanResult } from './engine/store-reader.ts';
 import type { BufferPoolStats } from './buffers/buffer-pool.ts';
 import { SharedState } from './threads/shared-state.ts';
@@ -244,14 +244,14 @@ export class Database {
    */
   prepareAppendInPlace(o: InPlaceAppend): boolean {
     if (this.#closed) return false;
-    const streamIdBytes = o.streamIdEnd - o.streamIdStart;
+    const streamIdBytes = o.streamId.length;
     if (streamIdBytes === 0 || streamIdBytes > STREAM_ID_BYTES_MAX) return false;
-    if (!isPlainText(o.streamIdBuffer, o.streamIdStart, o.streamIdEnd, true)) return false;
-    if (o.eventNameEnd - o.eventNameStart > EVENT_NAME_BYTES_MAX) return false;
-    if (!isPlainText(o.eventNameBuffer, o.eventNameStart, o.eventNameEnd, false)) return false;
+    if (!isPlainText(o.streamId, true)) return false;
+    if (o.eventName.length > EVENT_NAME_BYTES_MAX) return false;
+    if (!isPlainText(o.eventName, false)) return false;
     if (this.strictVersioning && (o.expectedKind === ExpectedKind.any || o.expectedKind === ExpectedKind.exists)) return false;
     if (o.givenTimestampMs > TIMESTAMP_MS_MAX) return false;
-    const key = o.givenPartitionKey ?? this.#derivedKeyAt(o.streamIdBuffer, o.streamIdStart, o.streamIdEnd);
+    const key = o.givenPartitionKey ?? this.#derivedKeyAt(o.streamId.buffer, o.streamId.start, o.streamId.end);
     o.partitionKey = key;
     o.partitionHash = partitionHash(key);
     o.partitionId = o.partitionHash % this.partitionCount;
@@ -278,13 +278,13 @@ export class Database {
     // Listeners get the append's events as objects: made only when there are listeners.
     const event: EventRequest = {
       eventId: ids.slice(0, 16),
-      streamId: Buffer.from(o.streamIdBuffer.subarray(o.streamIdStart, o.streamIdEnd)),
-      eventName: Buffer.from(o.eventNameBuffer.subarray(o.eventNameStart, o.eventNameEnd)),
+      streamId: o.streamId.copy(),
+      eventName: o.eventName.copy(),
       expectedKind: o.expectedKind,
       expectedVersion: o.expectedVersion,
       timestampMs: sink.timestampMs,
-      metadata: Buffer.from(o.metadataBuffer.subarray(o.metadataStart, o.metadataEnd)),
-      payload: Buffer.from(o.payloadBuffer.subarray(o.payloadStart, o.payloadEnd)),
+      metadata: o.metadata.copy(),
+      payload: o.payload.copy(),
     };
     const t: TransactionRequest = { partitionKey: ids.slice(16, 32), partitionId: o.partitionId, transactionId: generateTransactionId(1), events: [event] };
     this.#writes.submit(o.bucketId, t, (outcome) => {
@@ -329,6 +329,9 @@ export class Database {
    * them durable and published them, before the append's promise resolves. Completions of different appends may
    * arrive in any order, also within a partition. A listener that throws is logged nowhere and does not fail the
    * append. Returns a function that removes the listener.
+   *
+   * Appends submitted while there was no listener are not reported, even if they complete after this call: a
+   * listener that must hear of every append from some point on waits for {@link onceAppendsReported}.
    */
   onAppended(listener: AppendedListener): () => void {
     this.#appendedListeners.push(listener);
@@ -336,6 +339,15 @@ export class Database {
       const i = this.#appendedListeners.indexOf(listener);
       if (i >= 0) this.#appendedListeners.splice(i, 1);
     };
+  }
+
+  /**
+   * Calls `callback` once every append that was submitted while there was no `onAppended` listener (so is never
+   * reported) has completed: from then on, every append that completes is reported to the listeners there are.
+   * Now, if none is in flight.
+   */
+  onceAppendsReported(callback: () => void): void {
+    this.#writes.onceInPlaceSettled(callback);
   }
 
   #publishAppended(t: TransactionRequest, firstSequence: number, versions: readonly number[]): void {
@@ -606,10 +618,11 @@ const NO_RECORDS = Buffer.alloc(0);
 const RESP3_WITH_BOUNDS = { resp: 3, bounds: true } as const;
 
 /**
- * Whether `bytes[start .. end)` is UTF-8 (and, with `noNul`, has no NUL byte): a loop for the ASCII that stream ids
+ * Whether the range's bytes are UTF-8 (and, with `noNul`, have no NUL byte): a loop for the ASCII that stream ids
  * and event names nearly always are, isUtf8 otherwise.
  */
-function isPlainText(bytes: Buffer, start: number, end: number, noNul: boolean): boolean {
+function isPlainText(range: ByteRange, noNul: boolean): boolean {
+  const { buffer: bytes, start, end } = range;
   let ascii = true;
   for (let i = start; i < end; i++) {
     const b = bytes[i];

@@ -40,7 +40,7 @@ export function show(arg: Buffer | string): string {
 }
 
 export function uuidArg(arg: Buffer, what: string): Uint8Array {
-  const u = arg.length <= 64 ? parseUuid(arg.toString('latin1')) : undefined;
+  const u = uuidAt(arg, 0, arg.length);
   if (u === undefined) throw invalidArg(`invalid ${what} ${show(arg)}: expected a UUID`);
   return u;
 }
@@ -53,18 +53,34 @@ const U64_MAX = (1n << 64n) - 1n;
  * sequence or count can reach it, so as a range bound it means "no limit" and as a version "never matches".
  */
 export function u64Arg(arg: Buffer, what: string): number {
-  const s = arg.toString('latin1');
-  if (DIGITS.test(s)) {
-    const n = Number(s);
-    if (Number.isSafeInteger(n)) return n;
-    if (BigInt(s) <= U64_MAX) return Number.MAX_SAFE_INTEGER;
-  }
-  throw invalidArg(`invalid ${what} ${show(arg)}: expected a non-negative integer`);
+  const n = u64At(arg, 0, arg.length);
+  if (n === undefined) throw invalidArg(`invalid ${what} ${show(arg)}: expected a non-negative integer`);
+  return n;
+}
+
+/**
+ * The parsers beneath uuidArg, u64Arg and expectedVersionArg, for an argument read in place (`bytes[start .. end)`):
+ * the value, or undefined where those throw.
+ */
+export function uuidAt(bytes: Buffer, start: number, end: number): Uint8Array | undefined {
+  return end - start <= 64 ? parseUuid(bytes.toString('latin1', start, end)) : undefined;
+}
+
+export function u64At(bytes: Buffer, start: number, end: number): number | undefined {
+  const s = bytes.toString('latin1', start, end);
+  if (!DIGITS.test(s)) return undefined;
+  const n = Number(s);
+  if (Number.isSafeInteger(n)) return n;
+  return BigInt(s) <= U64_MAX ? Number.MAX_SAFE_INTEGER : undefined;
+}
+
+export function expectedVersionAt(bytes: Buffer, start: number, end: number): ExpectedVersion | undefined {
+  return end - start <= 24 ? parseExpectedVersion(bytes.toString('latin1', start, end)) : undefined;
 }
 
 /** EXPECTED_VERSION's value: `any`, `exists`, `empty` (any case) or a version number. */
 export function expectedVersionArg(arg: Buffer): ExpectedVersion {
-  const v = arg.length <= 24 ? parseExpectedVersion(arg.toString('latin1')) : undefined;
+  const v = expectedVersionAt(arg, 0, arg.length);
   if (v === undefined) throw invalidArg(`invalid EXPECTED_VERSION ${show(arg)}: expected any, exists, empty or a version number`);
   return v;
 }

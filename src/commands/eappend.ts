@@ -14,12 +14,11 @@
  *      +timestamp :ms
  */
 import type { AppendOptions } from '../database.ts';
-import { expectedKindOf, parseExpectedVersion } from '../engine/expected-version.ts';
+import { expectedKindOf } from '../engine/expected-version.ts';
 import { InPlaceAppend } from '../engine/in-place-append.ts';
-import { parseUuid } from '../ids/partition-key.ts';
 import type { RequestArguments } from '../protocol/request-arguments.ts';
 import { writeAppendReceipt } from '../server/event-reply.ts';
-import { expectedVersionArg, OptionReader, u64Arg, uuidArg } from './arguments.ts';
+import { expectedVersionArg, expectedVersionAt, OptionReader, u64Arg, u64At, uuidArg, uuidAt } from './arguments.ts';
 import type { ArgumentSpec, CommandDescriptor, PendingReply } from './command.ts';
 import { keywordTextAt } from './keyword-text.ts';
 
@@ -51,7 +50,6 @@ export function readEventOption(o: AppendOptions, name: string, value: Buffer): 
 
 /** The append being read in place: one for the thread, since executeInPlace runs to its end before the next. */
 const inPlace = new InPlaceAppend();
-const SAFE_DIGITS = /^\d{1,15}$/;
 
 /**
  * Option i of `r` (its value at i + 1) into `o`, for the in-place path: the option's bit (each option once), or 0
@@ -64,40 +62,30 @@ function readInPlaceOption(o: InPlaceAppend, r: RequestArguments, i: number): nu
   const end = r.ends[i + 1];
   switch (keywordTextAt(r.buffers[i], r.starts[i], r.ends[i])) {
     case 'PAYLOAD':
-      o.payloadBuffer = buffer;
-      o.payloadStart = start;
-      o.payloadEnd = end;
+      o.payload.setArgument(r, i + 1);
       return 1;
     case 'METADATA':
-      o.metadataBuffer = buffer;
-      o.metadataStart = start;
-      o.metadataEnd = end;
+      o.metadata.setArgument(r, i + 1);
       return 2;
     case 'EXPECTED_VERSION': {
-      const v = end - start <= 24 ? parseExpectedVersion(buffer.toString('latin1', start, end)) : undefined;
+      const v = expectedVersionAt(buffer, start, end);
       if (v === undefined) return 0;
       o.expectedKind = expectedKindOf(v);
       o.expectedVersion = typeof v === 'number' ? v : 0;
       return 4;
     }
     case 'TIMESTAMP': {
-      const text = end - start <= 15 ? buffer.toString('latin1', start, end) : '';
-      if (!SAFE_DIGITS.test(text)) return 0;
-      o.givenTimestampMs = Number(text);
+      const ms = u64At(buffer, start, end);
+      if (ms === undefined) return 0;
+      o.givenTimestampMs = ms; // past TIMESTAMP_MS_MAX, prepareAppendInPlace leaves it to the generic path
       return 8;
     }
-    case 'EVENT_ID': {
-      const id = end - start <= 64 ? parseUuid(buffer.toString('latin1', start, end)) : undefined;
-      if (id === undefined) return 0;
-      o.eventId = id;
-      return 16;
-    }
-    case 'PARTITION_KEY': {
-      const key = end - start <= 64 ? parseUuid(buffer.toString('latin1', start, end)) : undefined;
-      if (key === undefined) return 0;
-      o.givenPartitionKey = key;
-      return 32;
-    }
+    case 'EVENT_ID':
+      o.eventId = uuidAt(buffer, start, end);
+      return o.eventId === undefined ? 0 : 16;
+    case 'PARTITION_KEY':
+      o.givenPartitionKey = uuidAt(buffer, start, end);
+      return o.givenPartitionKey === undefined ? 0 : 32;
     default:
       return 0;
   }
@@ -145,12 +133,8 @@ export const eappend: CommandDescriptor = {
   executeInPlace(ctx, r): PendingReply | undefined {
     const o = inPlace;
     o.reset();
-    o.streamIdBuffer = r.buffers[1];
-    o.streamIdStart = r.starts[1];
-    o.streamIdEnd = r.ends[1];
-    o.eventNameBuffer = r.buffers[2];
-    o.eventNameStart = r.starts[2];
-    o.eventNameEnd = r.ends[2];
+    o.streamId.setArgument(r, 1);
+    o.eventName.setArgument(r, 2);
     let seen = 0;
     for (let i = 3; i < r.count; i += 2) {
       if (i + 1 >= r.count) return undefined;

@@ -10,6 +10,7 @@ import { encodeEvents } from '../protocol/event-map.ts';
 import type { RespProtocol } from '../protocol/resp-encoder.ts';
 import type { BufferPoolStats } from '../buffers/buffer-pool.ts';
 import type { AppendSink, InPlaceAppend } from './in-place-append.ts';
+import { InFlightCount } from './in-flight-count.ts';
 import { appendRequestBytes, encodeAppendRequest, encodeInPlaceAppendRequest, inPlaceAppendRequestBytes } from '../threads/write-messages.ts';
 
 /**
@@ -37,6 +38,8 @@ export interface WriteBackend {
    * `sink.ids` before this returns (so `o` and the request's bytes may be reused at once); `sink` hears once.
    */
   submitInPlace(bucketId: number, o: InPlaceAppend, sink: AppendSink): void;
+  /** Calls `callback` once every in-place append submitted so far has been completed (now, if none is in flight). */
+  onceInPlaceSettled(callback: () => void): void;
   stats(): Promise<BucketWriterStats[]>;
   close(): Promise<void>;
 }
@@ -68,6 +71,7 @@ interface Pending {
 export class InProcessWriteBackend implements WriteBackend {
   readonly #writers: BucketWriter[];
   readonly #queues: Pending[][];
+  readonly #inPlace = new InFlightCount();
   #scheduled = false;
 
   constructor(writers: BucketWriter[]) {
@@ -84,7 +88,16 @@ export class InProcessWriteBackend implements WriteBackend {
   submitInPlace(bucketId: number, o: InPlaceAppend, sink: AppendSink): void {
     const frame = Buffer.allocUnsafe(inPlaceAppendRequestBytes(o));
     encodeInPlaceAppendRequest(frame, 0, bucketId, 0, o, sink.ids, sink.timestampMs);
-    this.#queue(bucketId, frame, (outcome) => (outcome.ok ? sink.appended(outcome.firstSequence, outcome.versions[0]) : sink.appendFailed(outcome.error)));
+    this.#inPlace.started();
+    this.#queue(bucketId, frame, (outcome) => {
+      this.#inPlace.finished();
+      if (outcome.ok) sink.appended(outcome.firstSequence, outcome.versions[0]);
+      else sink.appendFailed(outcome.error);
+    });
+  }
+
+  onceInPlaceSettled(callback: () => void): void {
+    this.#inPlace.onceIdle(callback);
   }
 
   #queue(bucketId: number, frame: Buffer, done: (outcome: TransactionOutcome) => void): void {

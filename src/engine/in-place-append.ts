@@ -11,6 +11,7 @@
  * as the partition sequence and stream version. Nothing here outlives one call but the sink.
  */
 import { ExpectedKind } from './expected-version.ts';
+import type { RequestArguments } from '../protocol/request-arguments.ts';
 
 /** Where an in-place append reports: the reply slot of the request. */
 export interface AppendSink {
@@ -28,20 +29,40 @@ export interface AppendSink {
   appendFailed(error: unknown): void;
 }
 
+/** A byte range `buffer[start .. end)` of a request: one field of an in-place append. Reused. */
+export class ByteRange {
+  buffer: Buffer = EMPTY;
+  start = 0;
+  end = 0;
+
+  get length(): number {
+    return this.end - this.start;
+  }
+
+  /** Argument i of a request read in place. */
+  setArgument(r: RequestArguments, i: number): void {
+    this.buffer = r.buffers[i];
+    this.start = r.starts[i];
+    this.end = r.ends[i];
+  }
+
+  clear(): void {
+    this.buffer = EMPTY;
+    this.start = this.end = 0;
+  }
+
+  /** A copy of the bytes (for what outlives the request). */
+  copy(): Buffer {
+    return Buffer.from(this.buffer.subarray(this.start, this.end));
+  }
+}
+
 /** One EAPPEND, read in place: filled by the command, checked and completed by the database. Reused. */
 export class InPlaceAppend {
-  streamIdBuffer: Buffer = EMPTY;
-  streamIdStart = 0;
-  streamIdEnd = 0;
-  eventNameBuffer: Buffer = EMPTY;
-  eventNameStart = 0;
-  eventNameEnd = 0;
-  payloadBuffer: Buffer = EMPTY;
-  payloadStart = 0;
-  payloadEnd = 0;
-  metadataBuffer: Buffer = EMPTY;
-  metadataStart = 0;
-  metadataEnd = 0;
+  readonly streamId = new ByteRange();
+  readonly eventName = new ByteRange();
+  readonly payload = new ByteRange();
+  readonly metadata = new ByteRange();
   /** A client-chosen event id, or undefined for a generated one. */
   eventId: Uint8Array | undefined = undefined;
   /** A client-given partition key, or undefined for the one derived from the stream id. */
@@ -59,9 +80,10 @@ export class InPlaceAppend {
   nowMs = 0;
 
   reset(): void {
-    this.streamIdBuffer = this.eventNameBuffer = this.payloadBuffer = this.metadataBuffer = EMPTY;
-    this.streamIdStart = this.streamIdEnd = this.eventNameStart = this.eventNameEnd = 0;
-    this.payloadStart = this.payloadEnd = this.metadataStart = this.metadataEnd = 0;
+    this.streamId.clear();
+    this.eventName.clear();
+    this.payload.clear();
+    this.metadata.clear();
     this.eventId = undefined;
     this.givenPartitionKey = undefined;
     this.expectedKind = ExpectedKind.any;
@@ -72,7 +94,7 @@ export class InPlaceAppend {
 
   /** Bytes of the event's variable part: stream id, event name, metadata and payload. */
   get variableBytes(): number {
-    return this.streamIdEnd - this.streamIdStart + (this.eventNameEnd - this.eventNameStart) + (this.metadataEnd - this.metadataStart) + (this.payloadEnd - this.payloadStart);
+    return this.streamId.length + this.eventName.length + this.metadata.length + this.payload.length;
   }
 }
 

@@ -14,6 +14,7 @@ import type { BucketWriterStats, TransactionOutcome, TransactionRequest } from '
 import { InProcessReadBackend, type ReadBackend, type ReadEncoding, type WriteBackend } from './backends.ts';
 import { nodeFileIo } from '../../native-free-io/file-io.ts';
 import { PooledReadFileIo, READ_DESCRIPTORS_PER_THREAD } from '../../native-free-io/pooled-read-file-io.ts';
+import { InFlightCount } from './in-flight-count.ts';
 import { EngineError } from './engine-error.ts';
 import { RESULT_HEAD_BYTES, ResultMode, StoreReader, type RecordBatch, type ScanResult } from './store-reader.ts';
 import { RingQueue } from '../threads/ring-queue.ts';
@@ -59,12 +60,6 @@ type Resolver = (frame: Buffer) => void;
 /** Who hears of a request's completion: a resolver given the frame, or an in-place append's sink. */
 type Waiter = Resolver | AppendSink;
 
-/** Hands a completion frame (`bytes[at .. at + length)`) to its waiter. */
-function complete(waiter: Waiter, bytes: Buffer, at: number, length: number): void {
-  if (typeof waiter === 'function') waiter(bytes.subarray(at, at + length));
-  else completeAppendSink(waiter, bytes, at, length);
-}
-
 class WriterHandle {
   readonly worker: Worker;
   readonly requests: RingQueue;
@@ -72,56 +67,68 @@ class WriterHandle {
   readonly waiting = new Map<number, Waiter>();
   /** Submissions that found the ring full, in order. */
   readonly backlog: { bytes: number; encode: (view: Buffer) => void }[] = [];
+  /** In-place appends in flight, over every writer (shared with the backend). */
+  readonly #inPlace: InFlightCount;
   #pumping = false;
   exited = false;
 
-  constructor(worker: Worker, requests: RingQueue, completions: RingQueue) {
+  constructor(worker: Worker, requests: RingQueue, completions: RingQueue, inPlace: InFlightCount) {
     this.worker = worker;
     this.requests = requests;
     this.completions = completions;
+    this.#inPlace = inPlace;
   }
 
   /**
-   * Queues a request; requests queued in one microtask checkpoint are pushed together at its end and the worker
-   * is woken once, so a burst (say, the continuations of one completion drain) becomes one batch and one
-   * fdatasync instead of a small batch for the first request and another for the rest.
+   * Queues a request; the worker is woken once, after the I/O of the current event-loop turn (setImmediate), so
+   * the requests of every socket read in that turn (or a burst such as the continuations of one completion drain)
+   * become one batch and one fdatasync instead of a small batch for the first request and another for the rest.
    */
   send(bytes: number, requestId: number, encode: (view: Buffer) => void, resolve: Resolver): void {
-    if (this.exited) throw new EngineError('WRITEERR', 'the write worker has stopped');
-    this.waiting.set(requestId, resolve);
-    if (this.backlog.length === 0) {
-      // The common case: straight into the ring, the worker woken once at the end of the burst.
-      const view = this.requests.tryReserve(bytes);
-      if (view !== undefined) {
-        encode(view);
-        this.requests.commitQuiet();
-        this.#scheduleWake();
-        return;
-      }
+    const at = this.#reserve(bytes, requestId, resolve);
+    if (at === -1) {
+      this.#toBacklog(bytes, encode);
+      return;
     }
-    this.backlog.push({ bytes, encode });
-    this.#scheduleWake();
+    encode(this.requests.bytes.subarray(at, at + bytes));
+    this.#sent();
   }
 
   /**
-   * `send` for an in-place append: the frame is encoded from `o` straight into the ring, or, when the ring is full,
+   * `send` for an in-place append: the frame is encoded from `o` straight into the ring, or, when it must wait,
    * into a copy that waits in the backlog (`o` is reused as soon as this returns).
    */
   sendInPlace(bytes: number, bucketId: number, requestId: number, o: InPlaceAppend, sink: AppendSink): void {
-    if (this.exited) throw new EngineError('WRITEERR', 'the write worker has stopped');
-    this.waiting.set(requestId, sink);
-    if (this.backlog.length === 0) {
-      const at = this.requests.tryReserveAt(bytes);
-      if (at !== -1) {
-        encodeInPlaceAppendRequest(this.requests.bytes, at, bucketId, requestId, o, sink.ids, sink.timestampMs);
-        this.requests.commitQuiet();
-        this.#scheduleWake();
-        return;
-      }
+    const at = this.#reserve(bytes, requestId, sink);
+    this.#inPlace.started();
+    if (at !== -1) {
+      encodeInPlaceAppendRequest(this.requests.bytes, at, bucketId, requestId, o, sink.ids, sink.timestampMs);
+      this.#sent();
+      return;
     }
     const frame = Buffer.allocUnsafe(bytes);
     encodeInPlaceAppendRequest(frame, 0, bucketId, requestId, o, sink.ids, sink.timestampMs);
-    this.backlog.push({ bytes, encode: (view) => frame.copy(view) });
+    this.#toBacklog(bytes, (view) => frame.copy(view));
+  }
+
+  /**
+   * Registers the waiter and, in the common case, reserves the frame in the ring: its offset in `requests.bytes`,
+   * to be encoded there and then #sent(). -1 when it must wait in the backlog (behind others, or the ring is full).
+   */
+  #reserve(bytes: number, requestId: number, waiter: Waiter): number {
+    if (this.exited) throw new EngineError('WRITEERR', 'the write worker has stopped');
+    this.waiting.set(requestId, waiter);
+    return this.backlog.length === 0 ? this.requests.tryReserveAt(bytes) : -1;
+  }
+
+  /** The reserved frame is encoded: published, the worker woken once at the end of the burst. */
+  #sent(): void {
+    this.requests.commitQuiet();
+    this.#scheduleWake();
+  }
+
+  #toBacklog(bytes: number, encode: (view: Buffer) => void): void {
+    this.backlog.push({ bytes, encode });
     this.#scheduleWake();
   }
 
@@ -162,6 +169,25 @@ class WriterHandle {
     }
   }
 
+  /** Fails every request still waiting with `frame` (the worker is gone). */
+  failAll(frame: Buffer): void {
+    for (const [, waiter] of this.waiting) this.#complete(waiter, frame, 0, frame.length);
+    this.waiting.clear();
+  }
+
+  /** Hands a completion frame (`bytes[at .. at + length)`) to its waiter. */
+  #complete(waiter: Waiter, bytes: Buffer, at: number, length: number): void {
+    if (typeof waiter === 'function') {
+      waiter(bytes.subarray(at, at + length));
+      return;
+    }
+    try {
+      completeAppendSink(waiter, bytes, at, length);
+    } finally {
+      this.#inPlace.finished();
+    }
+  }
+
   async completionLoop(): Promise<void> {
     for (;;) {
       if (!(await this.completions.waitForDataAsync())) return;
@@ -171,7 +197,7 @@ class WriterHandle {
         if (waiter === undefined) return;
         this.waiting.delete(requestId);
         try {
-          complete(waiter, bytes, at, length);
+          this.#complete(waiter, bytes, at, length);
         } catch (err) {
           // A completion callback's bug must not stop this loop (every later append would hang): report it.
           queueMicrotask(() => {
@@ -186,11 +212,17 @@ class WriterHandle {
 export class ThreadedWriteBackend implements WriteBackend {
   readonly #handles: WriterHandle[];
   readonly #workerOfBucket: number[];
+  readonly #inPlace: InFlightCount;
   #nextRequestId = 1;
 
-  constructor(handles: WriterHandle[], workerOfBucket: number[]) {
+  constructor(handles: WriterHandle[], workerOfBucket: number[], inPlace: InFlightCount) {
     this.#handles = handles;
     this.#workerOfBucket = workerOfBucket;
+    this.#inPlace = inPlace;
+  }
+
+  onceInPlaceSettled(callback: () => void): void {
+    this.#inPlace.onceIdle(callback);
   }
 
   #requestId(): number {
@@ -202,7 +234,7 @@ export class ThreadedWriteBackend implements WriteBackend {
   submit(bucketId: number, t: TransactionRequest, done: (outcome: TransactionOutcome) => void): void {
     const bytes = appendRequestBytes(t);
     if (bytes > this.#handles[0].requests.maxFrameBytes) {
-      done({ ok: false, error: new EngineError('DBOPFAILED', 'database operation failed: events exceed the size of a single write request') });
+      done({ ok: false, error: frameTooLargeError() });
       return;
     }
     const handle = this.#handles[this.#workerOfBucket[bucketId]];
@@ -210,21 +242,21 @@ export class ThreadedWriteBackend implements WriteBackend {
     try {
       handle.send(bytes, requestId, (view) => encodeAppendRequest(view, bucketId, requestId, t), (frame) => done(decodeAppendCompletion(frame)));
     } catch (err) {
-      done({ ok: false, error: err instanceof EngineError ? err : new EngineError('WRITEERR', String(err)) });
+      done({ ok: false, error: asWriteError(err) });
     }
   }
 
   submitInPlace(bucketId: number, o: InPlaceAppend, sink: AppendSink): void {
     const bytes = inPlaceAppendRequestBytes(o);
     if (bytes > this.#handles[0].requests.maxFrameBytes) {
-      sink.appendFailed(new EngineError('DBOPFAILED', 'database operation failed: events exceed the size of a single write request'));
+      sink.appendFailed(frameTooLargeError());
       return;
     }
     const handle = this.#handles[this.#workerOfBucket[bucketId]];
     try {
       handle.sendInPlace(bytes, bucketId, this.#requestId(), o, sink);
     } catch (err) {
-      sink.appendFailed(err instanceof EngineError ? err : new EngineError('WRITEERR', String(err)));
+      sink.appendFailed(asWriteError(err));
     }
   }
 
@@ -352,6 +384,7 @@ export async function openThreadedBackends(o: ThreadedBackendOptions): Promise<{
   const perWorker = o.bucketCount / writeThreads;
   const workerOfBucket = Array.from({ length: o.bucketCount }, (_, b) => Math.floor(b / perWorker));
   const handles: WriterHandle[] = [];
+  const inPlace = new InFlightCount();
   const ready: Promise<void>[] = [];
   try {
     for (let w = 0; w < writeThreads; w++) {
@@ -371,7 +404,7 @@ export async function openThreadedBackends(o: ThreadedBackendOptions): Promise<{
         logLevel: o.logLevel,
       };
       const worker = new Worker(new URL('../../workers/bucket-writer-worker.ts', import.meta.url), { workerData, name: `writer-${w}` });
-      const handle = new WriterHandle(worker, requests, completions);
+      const handle = new WriterHandle(worker, requests, completions, inPlace);
       handles.push(handle);
       ready.push(
         new Promise<void>((resolve, reject) => {
@@ -384,8 +417,7 @@ export async function openThreadedBackends(o: ThreadedBackendOptions): Promise<{
         handle.completions.close();
         const error = new EngineError('WRITEERR', 'the write worker stopped');
         const frame = failureFrame(error);
-        for (const [, waiter] of handle.waiting) complete(waiter, frame, 0, frame.length);
-        handle.waiting.clear();
+        handle.failAll(frame);
       });
       void handle.completionLoop();
     }
@@ -398,7 +430,7 @@ export async function openThreadedBackends(o: ThreadedBackendOptions): Promise<{
   if (o.readThreads === 0) {
     // Reads on the calling thread: no messaging per read; a read blocks the event loop for its disk I/O.
     const reader = new StoreReader({ io: new PooledReadFileIo(nodeFileIo, READ_DESCRIPTORS_PER_THREAD), dir: o.dir, bucketCount: o.bucketCount, partitionCount: o.partitionCount, segmentSizeBytes: o.segmentSizeBytes, sharedState: o.sharedState });
-    return { writes: new ThreadedWriteBackend(handles, workerOfBucket), reads: new InProcessReadBackend(reader) };
+    return { writes: new ThreadedWriteBackend(handles, workerOfBucket, inPlace), reads: new InProcessReadBackend(reader) };
   }
   const readData: ReadWorkerData = {
     dir: o.dir,
@@ -419,7 +451,16 @@ export async function openThreadedBackends(o: ThreadedBackendOptions): Promise<{
         workerData: readData,
       }),
   );
-  return { writes: new ThreadedWriteBackend(handles, workerOfBucket), reads: new PiscinaReadBackend(pools, o.bucketCount, o.partitionCount) };
+  return { writes: new ThreadedWriteBackend(handles, workerOfBucket, inPlace), reads: new PiscinaReadBackend(pools, o.bucketCount, o.partitionCount) };
+}
+
+function frameTooLargeError(): EngineError {
+  return new EngineError('DBOPFAILED', 'database operation failed: events exceed the size of a single write request');
+}
+
+/** A failure to send a request, as the error its append fails with. */
+function asWriteError(err: unknown): EngineError {
+  return err instanceof EngineError ? err : new EngineError('WRITEERR', String(err));
 }
 
 /** A completion frame carrying `error`, for requests whose worker died (the worker's own encoding). */

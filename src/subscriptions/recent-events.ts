@@ -17,6 +17,11 @@
  * reader reads again); with `from < floor` the cache answers nothing and the caller reads the disk. Gaplessness and
  * exactly-once follow: a run is contiguous by construction, starts exactly at `from`, and nothing is skipped.
  *
+ * Appends the server submitted before the cache existed are never reported to it (Database.onceAppendsReported):
+ * until they have all completed, nothing at or above a floor taken earlier could be trusted. So the hub makes the
+ * cache closed (every floor at infinity: it answers nothing, reads go to the disk) and opens it, with the
+ * watermarks of that moment as floors, once they have.
+ *
  * Bounded by bytes (records plus encodings, roughly); the oldest events (in arrival order) go first.
  */
 import { RECORD_HEADER_BYTES, encodeEventRecord, eventRecordBytes } from '../../native-free-io/segment-format.ts';
@@ -76,11 +81,28 @@ export class RecentEvents {
   added = 0;
   evicted = 0;
 
-  /** `floors[p]`: the partition's watermark now (every event at or above it will be `add`ed). */
+  /**
+   * `floors[p]`: the partition's watermark now, if every event at or above it will be `add`ed; Infinity while that
+   * is not known (the cache answers nothing until `open`).
+   */
   constructor(floors: ArrayLike<number>, budgetBytes = RECENT_EVENTS_BYTES_DEFAULT) {
     this.budgetBytes = budgetBytes;
     this.#byPartition = Array.from({ length: floors.length }, () => new Map<number, RecentEvent>());
     this.#floor = Float64Array.from(floors);
+  }
+
+  /** A cache made closed, answering nothing until `open`. */
+  static closed(partitionCount: number, budgetBytes = RECENT_EVENTS_BYTES_DEFAULT): RecentEvents {
+    return new RecentEvents(new Float64Array(partitionCount).fill(Infinity), budgetBytes);
+  }
+
+  /**
+   * Opens a closed cache: `floors[p]` is the partition's watermark now, and every event at or above it will be
+   * `add`ed from now on. (A closed cache kept nothing, so nothing it holds sits below a floor.)
+   */
+  open(floors: ArrayLike<number>): void {
+    if (this.size !== 0 || this.#floor.some((f) => f !== Infinity)) throw new Error('the recent-events cache is open already');
+    this.#floor.set(floors);
   }
 
   get bytes(): number {

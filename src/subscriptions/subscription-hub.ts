@@ -69,9 +69,8 @@ export class SubscriptionHub {
     this.#lastWatermark = new Float64Array(partitions);
     this.#interest = Array.from({ length: partitions }, () => new Set<Wakeable>());
     this.#resetView();
-    // The floors are the watermarks now: every later event is appended through `db` and reaches the listener.
     const state = db.sharedState;
-    this.recent = new RecentEvents(Array.from({ length: partitions }, (_, p) => state.watermark(p)));
+    this.recent = RecentEvents.closed(partitions);
     this.reader.recent = this.recent;
     db.onAppended((a) => {
       this.recent.add(a);
@@ -80,6 +79,10 @@ export class SubscriptionHub {
       if (w > this.#lastWatermark[p]) this.#lastWatermark[p] = w;
       this.#bump(p);
     });
+    // Appends submitted before the listener above are never reported to it, and may still complete: the cache stays
+    // closed until they have, and then takes the watermarks of that moment as its floors (every later event is
+    // reported). Until then the page reader reads the disk.
+    db.onceAppendsReported(() => this.recent.open(Array.from({ length: partitions }, (_, p) => state.watermark(p))));
   }
 
   /** The partition's generation: it moves whenever new events of the partition may have become readable. */

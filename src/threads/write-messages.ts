@@ -29,7 +29,7 @@
  */
 import type { EventRequest, TransactionOutcome, TransactionRequest } from '../engine/bucket-writer.ts';
 import { EngineError, type EngineErrorCode } from '../engine/engine-error.ts';
-import type { AppendSink, InPlaceAppend } from '../engine/in-place-append.ts';
+import type { AppendSink, ByteRange, InPlaceAppend } from '../engine/in-place-append.ts';
 import type { BatchOutcomes } from '../engine/batch-outcomes.ts';
 import { writeTransactionId } from '../ids/event-id.ts';
 
@@ -135,23 +135,20 @@ export function encodeInPlaceAppendRequest(target: Buffer, at: number, bucketId:
   writeTransactionId(target, at + F.TRANSACTION_ID_AT, 1);
   const p = at + F.FIRST_EVENT_AT;
   for (let k = 0; k < 16; k++) target[p + k] = ids[k];
-  const streamIdBytes = o.streamIdEnd - o.streamIdStart;
-  const eventNameBytes = o.eventNameEnd - o.eventNameStart;
-  const metadataBytes = o.metadataEnd - o.metadataStart;
-  const payloadBytes = o.payloadEnd - o.payloadStart;
-  writeEventHead(target, p, o.expectedKind, o.expectedVersion, timestampMs, streamIdBytes, eventNameBytes, metadataBytes, payloadBytes);
+  writeEventHead(target, p, o.expectedKind, o.expectedVersion, timestampMs, o.streamId.length, o.eventName.length, o.metadata.length, o.payload.length);
   let v = p + F.EVENT_HEAD_BYTES;
-  v = copyRange(target, v, o.streamIdBuffer, o.streamIdStart, o.streamIdEnd);
-  v = copyRange(target, v, o.eventNameBuffer, o.eventNameStart, o.eventNameEnd);
-  v = copyRange(target, v, o.metadataBuffer, o.metadataStart, o.metadataEnd);
-  copyRange(target, v, o.payloadBuffer, o.payloadStart, o.payloadEnd);
+  v = copyRange(target, v, o.streamId);
+  v = copyRange(target, v, o.eventName);
+  v = copyRange(target, v, o.metadata);
+  copyRange(target, v, o.payload);
 }
 
-/** Copies `source[start .. end)` to `target[at..]` and returns the end (a loop for short ranges, as copyBytes). */
-function copyRange(target: Buffer, at: number, source: Buffer, start: number, end: number): number {
+/** Copies the range's bytes to `target[at..]` and returns the end (a loop for short ranges, as copyBytes). */
+function copyRange(target: Buffer, at: number, range: ByteRange): number {
+  const { buffer, start, end } = range;
   const n = end - start;
-  if (n > 64) source.copy(target, at, start, end);
-  else for (let k = 0; k < n; k++) target[at + k] = source[start + k];
+  if (n > 64) buffer.copy(target, at, start, end);
+  else for (let k = 0; k < n; k++) target[at + k] = buffer[start + k];
   return at + n;
 }
 

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { AppendedEvents, Database } from '../../src/database.ts';
 import type { EventRequest } from '../../src/engine/bucket-writer.ts';
 import { partitionIdForKey, partitionKeyForStream } from '../../src/ids/partition-key.ts';
+import { InPlaceAppend, type AppendSink } from '../../src/engine/in-place-append.ts';
 import { RecentEvents } from '../../src/subscriptions/recent-events.ts';
 import { SubscriptionHub } from '../../src/subscriptions/subscription-hub.ts';
 import { checkCursors, checkPartitions, openSimulated, settle, subscribe, waitFor } from './helpers.ts';
@@ -58,6 +59,20 @@ describe('RecentEvents', () => {
     // One event bigger than the whole budget is dropped at once and lands below the floor.
     c.add(appended(0, 100, 1, 30_000));
     expect(c.floor(0)).toBeGreaterThan(100);
+  });
+
+  it('made closed, answers nothing and keeps nothing until opened; then serves from its floors', () => {
+    const c = RecentEvents.closed(2);
+    c.add(appended(0, 0, 3));
+    expect(c.size).toBe(0);
+    expect(c.read(0, 0, 10)).toBeUndefined();
+    expect(c.read(1, 1e9, 10)).toBeUndefined();
+    c.open([3, 0]);
+    expect(c.floor(0)).toBe(3);
+    expect(c.read(0, 2, 10)).toBeUndefined(); // below the floor: the disk
+    c.add(appended(0, 3, 2));
+    expect(c.read(0, 3, 10)?.events.map((e) => e.sequence)).toEqual([3, 4]);
+    expect(() => c.open([0, 0])).toThrow(/open already/);
   });
 
   it('encodes each event once and shares the bytes', () => {
@@ -169,6 +184,49 @@ describe('subscriptions with the recent-events cache', () => {
     await waitFor(() => sink.received.length === 3, 'three events');
     expect(sink.received.map((r) => r.event.eventName)).toEqual(['First', 'Second', 'Third']);
     checkPartitions(sink.received, () => sink.received[0].event.partitionSequence);
+    sub.close();
+  });
+
+  it('appends submitted in place before the first subscription, completing after it, are delivered (the cache waits for them)', async () => {
+    const db = await fresh();
+    const streamId = 'early';
+    const partitionId = partitionIdForKey(partitionKeyForStream(streamId), 32);
+    // In-place appends (the server's EAPPEND path) with no listener yet: they carry nothing a listener could hear.
+    const done: number[] = [];
+    const o = new InPlaceAppend();
+    for (let i = 0; i < 20; i++) {
+      o.reset();
+      const id = Buffer.from(streamId);
+      o.streamId.buffer = id;
+      o.streamId.end = id.length;
+      const name = Buffer.from('Early');
+      o.eventName.buffer = name;
+      o.eventName.end = name.length;
+      expect(db.prepareAppendInPlace(o)).toBe(true);
+      const sink: AppendSink = {
+        ids: new Uint8Array(32),
+        partitionId: 0,
+        timestampMs: 0,
+        appended: (sequence) => done.push(sequence),
+        appendFailed: (err) => {
+          throw err;
+        },
+      };
+      db.submitAppendInPlace(o, sink);
+    }
+    expect(done.length).toBe(0); // still in flight
+    // The first subscription makes the hub and its cache now, while those 20 are in flight.
+    const { sub, sink } = subscribe(db, [{ kind: 'partition', partitionId, from: 0 }]);
+    const hub = SubscriptionHub.of(db);
+    expect(hub.recent.floor(partitionId)).toBe(Infinity); // closed until they complete
+    await waitFor(() => done.length === 20, 'the in-place appends to complete');
+    expect(hub.recent.floor(partitionId)).toBe(20);
+    for (let i = 0; i < 10; i++) await db.append(streamId, 'Late');
+    await waitFor(() => sink.received.length === 30, 'all 30 events');
+    checkPartitions(sink.received, () => 0);
+    checkCursors(sink.received);
+    expect(sink.received.map((r) => r.event.eventName)).toEqual([...Array(20).fill('Early'), ...Array(10).fill('Late')]);
+    expect(hub.recent.hits).toBeGreaterThan(0); // once open, live events come from memory
     sub.close();
   });
 });

@@ -95,7 +95,7 @@ function setup(limits: Partial<ConnectionLimits> = {}, table: Record<string, unk
       sink.ids.set(partitionKey, 16);
       sink.partitionId = 0;
       sink.timestampMs = 1;
-      appends.push({ streamId: o.streamIdBuffer.toString('utf8', o.streamIdStart, o.streamIdEnd), resolve: (version) => sink.appended(version, version) });
+      appends.push({ streamId: o.streamId.buffer.toString('utf8', o.streamId.start, o.streamId.end), resolve: (version) => sink.appended(version, version) });
     },
     appendWith(streamId: Buffer | string, _eventName: unknown, _options: unknown, done: AppendCallback): void {
       appends.push({
