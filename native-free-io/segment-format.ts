@@ -241,6 +241,13 @@ function writeEventRecordFixed(target: Buffer, offset: number, bodyLength: numbe
   return body + EVENT_BODY_FIXED_BYTES;
 }
 
+/** Sets the partition sequence and stream version of the event record at `target[offset..]` (an unsealed one). */
+export function setEventRecordPosition(target: Buffer, offset: number, partitionSequence: number, streamVersion: number): void {
+  const body = offset + RECORD_HEADER_BYTES;
+  writeU64(target, body + 48, partitionSequence);
+  writeU64(target, body + 56, streamVersion);
+}
+
 export function encodeCommitRecord(
   target: Buffer,
   offset: number,

@@ -10,7 +10,7 @@ import { isUtf8 } from 'node:buffer';
 import type { Logger } from 'pino';
 import { nodeFileIo, type FileIo } from '../native-free-io/file-io.ts';
 import { openMeta } from '../native-free-io/data-layout.ts';
-import { decodeEventRecord, EVENT_NAME_BYTES_MAX, STREAM_ID_BYTES_MAX, type StoredEvent } from '../native-free-io/segment-format.ts';
+import { decodeEventRecord, encodeEventRecord, eventRecordBytes, EVENT_NAME_BYTES_MAX, STREAM_ID_BYTES_MAX, type StoredEvent } from '../native-free-io/segment-format.ts';
 import { generateEventId, generateTransactionId, writeEventId } from './ids/event-id.ts';
 import {
   bucketIdForPartition,
@@ -24,6 +24,7 @@ import { BucketWriter, type BucketWriterStats, type EventRequest, type Transacti
 import { EngineError } from './engine/engine-error.ts';
 import { ExpectedKind, expectedKindOf, type ExpectedVersion } from './engine/expected-version.ts';
 import type { AppendSink, ByteRange, InPlaceAppend } from './engine/in-place-append.ts';
+import { CapturingSinkPool } from './engine/capturing-sink.ts';
 import { forEachRecord, StoreReader, type RecordBatch, type ScanResult } from './engine/store-reader.ts';
 import type { BufferPoolStats } from './buffers/buffer-pool.ts';
 import { SharedState } from './threads/shared-state.ts';
@@ -133,20 +134,11 @@ export interface EventRecord {
 }
 
 /**
- * Events that became durable through one append (`append` or `appendMulti`): one transaction of one partition,
- * sequences `firstSequence ..` in order. The request fields are the writer's input (see EventRequest); `versions`
- * are the stream versions the writer assigned. Listeners must copy what they keep (the payloads are the caller's).
+ * Hears of an event that became durable, as its record alone in a buffer of its own: the store's layout (read it
+ * with `eventRecordField`, `decodeEvent(record, 0)`), partition sequence and stream version set, checksum left zero.
+ * The record is new for each event and shared by every listener: keep it, but do not change it.
  */
-export interface AppendedEvents {
-  partitionId: number;
-  partitionKey: Uint8Array;
-  transactionId: Uint8Array;
-  firstSequence: number;
-  events: readonly EventRequest[];
-  versions: readonly number[];
-}
-
-export type AppendedListener = (appended: AppendedEvents) => void;
+export type AppendedListener = (record: Buffer) => void;
 
 export interface ScanPage {
   events: EventRecord[];
@@ -168,6 +160,8 @@ export class Database {
   /** Derived partition keys of recently appended streams: a UUIDv5 is a SHA-1, too dear to compute per append. */
   readonly #derivedKeys = new TwoGenerationCache<number, { streamId: Uint8Array; partitionKey: Uint8Array }>(65_536);
   readonly #appendedListeners: AppendedListener[] = [];
+  /** Wrappers of in-place appends that listeners hear of (their records go to #publishRecord). */
+  readonly #capturing = new CapturingSinkPool((record) => this.#publishRecord(record));
   readonly #streamMaps: StreamMapCache;
   #closed = false;
 
@@ -275,26 +269,10 @@ export class Database {
       this.#writes.submitInPlace(o.bucketId, o, sink);
       return;
     }
-    // Listeners get the append's events as objects: made only when there are listeners.
-    const event: EventRequest = {
-      eventId: ids.slice(0, 16),
-      streamId: o.streamId.copy(),
-      eventName: o.eventName.copy(),
-      expectedKind: o.expectedKind,
-      expectedVersion: o.expectedVersion,
-      timestampMs: sink.timestampMs,
-      metadata: o.metadata.copy(),
-      payload: o.payload.copy(),
-    };
-    const t: TransactionRequest = { partitionKey: ids.slice(16, 32), partitionId: o.partitionId, transactionId: generateTransactionId(1), events: [event] };
-    this.#writes.submit(o.bucketId, t, (outcome) => {
-      if (!outcome.ok) {
-        sink.appendFailed(outcome.error);
-        return;
-      }
-      this.#publishAppended(t, outcome.firstSequence, outcome.versions);
-      sink.appended(outcome.firstSequence, outcome.versions[0]);
-    });
+    // Listeners hear of it: its record is written now, while the request's bytes are still there (CapturingSink).
+    const capturing = this.#capturing.take();
+    capturing.capture(sink, o);
+    this.#writes.submitInPlace(o.bucketId, o, capturing);
   }
 
   /** Appends events to one or more streams of one partition atomically: all of them or none. */
@@ -325,10 +303,11 @@ export class Database {
   }
 
   /**
-   * Calls `listener` with the events of every append (any path: `append`, `appendMulti`) once the writer has made
-   * them durable and published them, before the append's promise resolves. Completions of different appends may
-   * arrive in any order, also within a partition. A listener that throws is logged nowhere and does not fail the
-   * append. Returns a function that removes the listener.
+   * Calls `listener` with each event of every append (any path: `append`, `appendWith`, `appendMulti`, the in-place
+   * EAPPEND) once the writer has made it durable and published it, before the append's reply or promise; the
+   * events of one append in sequence order. Completions of different appends may arrive in any order, also within
+   * a partition. A listener that throws is logged nowhere and does not fail the append. Returns a function that
+   * removes the listener.
    *
    * Appends submitted while there was no listener are not reported, even if they complete after this call: a
    * listener that must hear of every append from some point on waits for {@link onceAppendsReported}.
@@ -350,11 +329,38 @@ export class Database {
     this.#writes.onceInPlaceSettled(callback);
   }
 
+  /** The events of a transaction (`append`, `appendMulti`) to the listeners, as records. */
   #publishAppended(t: TransactionRequest, firstSequence: number, versions: readonly number[]): void {
-    const appended: AppendedEvents = { partitionId: t.partitionId, partitionKey: t.partitionKey, transactionId: t.transactionId, firstSequence, events: t.events, versions };
+    for (let i = 0; i < t.events.length; i++) {
+      const e = t.events[i];
+      const record = Buffer.allocUnsafe(eventRecordBytes(e.streamId.length, e.eventName.length, e.metadata.length, e.payload.length));
+      encodeEventRecord(
+        record,
+        0,
+        {
+          eventId: e.eventId,
+          partitionKey: t.partitionKey,
+          transactionId: t.transactionId,
+          partitionId: t.partitionId,
+          timestampMs: e.timestampMs,
+          streamId: e.streamId,
+          eventName: e.eventName,
+          metadata: e.metadata,
+          payload: e.payload,
+        },
+        firstSequence + i,
+        versions[i],
+        1,
+        false,
+      );
+      this.#publishRecord(record);
+    }
+  }
+
+  #publishRecord(record: Buffer): void {
     for (const listener of this.#appendedListeners) {
       try {
-        listener(appended);
+        listener(record);
       } catch {
         // a listener's failure is its own; the append succeeded
       }

@@ -38,7 +38,10 @@ export interface WriteBackend {
    * `sink.ids` before this returns (so `o` and the request's bytes may be reused at once); `sink` hears once.
    */
   submitInPlace(bucketId: number, o: InPlaceAppend, sink: AppendSink): void;
-  /** Calls `callback` once every in-place append submitted so far has been completed (now, if none is in flight). */
+  /**
+   * Calls `callback` once every in-place append submitted so far that no `Database.onAppended` listener hears of
+   * (its sink has no `transactionId`) has completed; now, if none is in flight.
+   */
   onceInPlaceSettled(callback: () => void): void;
   stats(): Promise<BucketWriterStats[]>;
   close(): Promise<void>;
@@ -87,10 +90,11 @@ export class InProcessWriteBackend implements WriteBackend {
 
   submitInPlace(bucketId: number, o: InPlaceAppend, sink: AppendSink): void {
     const frame = Buffer.allocUnsafe(inPlaceAppendRequestBytes(o));
-    encodeInPlaceAppendRequest(frame, 0, bucketId, 0, o, sink.ids, sink.timestampMs);
-    this.#inPlace.started();
+    encodeInPlaceAppendRequest(frame, 0, bucketId, 0, o, sink.ids, sink.timestampMs, sink.transactionId);
+    const unreported = sink.transactionId === undefined;
+    if (unreported) this.#inPlace.started();
     this.#queue(bucketId, frame, (outcome) => {
-      this.#inPlace.finished();
+      if (unreported) this.#inPlace.finished();
       if (outcome.ok) sink.appended(outcome.firstSequence, outcome.versions[0]);
       else sink.appendFailed(outcome.error);
     });

@@ -23,6 +23,12 @@ export interface AppendSink {
   /** Set at submission, for the reply. */
   partitionId: number;
   timestampMs: number;
+  /**
+   * Set when `Database.onAppended` listeners hear of this append (CapturingSink): the transaction id its request
+   * carries, made at submission for the record they get. Undefined otherwise: the request makes its own, and the
+   * backends count the append as one that no listener hears of (WriteBackend.onceInPlaceSettled).
+   */
+  readonly transactionId?: Uint8Array;
   /** The append is durable. */
   appended(partitionSequence: number, streamVersion: number): void;
   /** The append failed (an EngineError, or the error of a stopped writer). */

@@ -67,7 +67,7 @@ class WriterHandle {
   readonly waiting = new Map<number, Waiter>();
   /** Submissions that found the ring full, in order. */
   readonly backlog: { bytes: number; encode: (view: Buffer) => void }[] = [];
-  /** In-place appends in flight, over every writer (shared with the backend). */
+  /** In-place appends in flight that no onAppended listener hears of, over every writer (shared with the backend). */
   readonly #inPlace: InFlightCount;
   #pumping = false;
   exited = false;
@@ -100,14 +100,14 @@ class WriterHandle {
    */
   sendInPlace(bytes: number, bucketId: number, requestId: number, o: InPlaceAppend, sink: AppendSink): void {
     const at = this.#reserve(bytes, requestId, sink);
-    this.#inPlace.started();
+    if (sink.transactionId === undefined) this.#inPlace.started();
     if (at !== -1) {
-      encodeInPlaceAppendRequest(this.requests.bytes, at, bucketId, requestId, o, sink.ids, sink.timestampMs);
+      encodeInPlaceAppendRequest(this.requests.bytes, at, bucketId, requestId, o, sink.ids, sink.timestampMs, sink.transactionId);
       this.#sent();
       return;
     }
     const frame = Buffer.allocUnsafe(bytes);
-    encodeInPlaceAppendRequest(frame, 0, bucketId, requestId, o, sink.ids, sink.timestampMs);
+    encodeInPlaceAppendRequest(frame, 0, bucketId, requestId, o, sink.ids, sink.timestampMs, sink.transactionId);
     this.#toBacklog(bytes, (view) => frame.copy(view));
   }
 
@@ -181,10 +181,11 @@ class WriterHandle {
       waiter(bytes.subarray(at, at + length));
       return;
     }
+    const unreported = waiter.transactionId === undefined;
     try {
       completeAppendSink(waiter, bytes, at, length);
     } finally {
-      this.#inPlace.finished();
+      if (unreported) this.#inPlace.finished();
     }
   }
 

@@ -24,8 +24,7 @@
  *
  * Bounded by bytes (records plus encodings, roughly); the oldest events (in arrival order) go first.
  */
-import { RECORD_HEADER_BYTES, encodeEventRecord, eventRecordBytes } from '../../native-free-io/segment-format.ts';
-import type { AppendedEvents } from '../database.ts';
+import { RECORD_HEADER_BYTES, eventRecordField } from '../../native-free-io/segment-format.ts';
 import type { RespProtocol } from '../protocol/resp-encoder.ts';
 import { eventJson, eventMapBytes } from './event-encoding.ts';
 
@@ -117,40 +116,17 @@ export class RecentEvents {
     return this.#floor[partitionId];
   }
 
-  /** The events of one append (Database.onAppended). */
-  add(a: AppendedEvents): void {
-    const map = this.#byPartition[a.partitionId];
-    for (let i = 0; i < a.events.length; i++) {
-      const e = a.events[i];
-      const sequence = a.firstSequence + i;
-      if (sequence < this.#floor[a.partitionId] || map.has(sequence)) continue;
-      const length = eventRecordBytes(e.streamId.length, e.eventName.length, e.metadata.length, e.payload.length);
-      const record = Buffer.allocUnsafe(length);
-      encodeEventRecord(
-        record,
-        0,
-        {
-          eventId: e.eventId,
-          partitionKey: a.partitionKey,
-          transactionId: a.transactionId,
-          partitionId: a.partitionId,
-          timestampMs: e.timestampMs,
-          streamId: e.streamId,
-          eventName: e.eventName,
-          metadata: e.metadata,
-          payload: e.payload,
-        },
-        sequence,
-        a.versions[i],
-        1,
-        false,
-      );
-      const event = new RecentEvent(a.partitionId, sequence, a.versions[i], record);
-      map.set(sequence, event);
-      this.#order.push(event);
-      this.#bytes += costOf(event);
-      this.added++;
-    }
+  /** An appended event's record (Database.onAppended), kept as it is. */
+  add(record: Buffer): void {
+    const partitionId = eventRecordField.partitionId(record, 0);
+    const sequence = eventRecordField.partitionSequence(record, 0);
+    const map = this.#byPartition[partitionId];
+    if (sequence < this.#floor[partitionId] || map.has(sequence)) return;
+    const event = new RecentEvent(partitionId, sequence, eventRecordField.streamVersion(record, 0), record);
+    map.set(sequence, event);
+    this.#order.push(event);
+    this.#bytes += costOf(event);
+    this.added++;
     this.#evict();
   }
 

@@ -18,12 +18,16 @@
  * The waiter: `c = publishCounter(); scan(); await waitForPublish(c)`, so every publish after `c` was loaded leads
  * to a scan that starts after it. It runs while any subscription exists and stops (within a timeout) when none do.
  *
+ * The hub listens to appends only while a subscription is registered: with none, appends cost what they cost with
+ * no subscriber at all, and the cache is dropped (the next registration starts a closed one, see #listen).
+ *
  * The recent-events cache (recent-events.ts). The hub feeds it from `Database.onAppended` and the page reader
  * reads partitions from it first. A cached read may stop short of the watermark, where events are published but
  * their completions have not reached this thread; so each arrival also bumps its partition's generation (and
  * wakes its subscribers), after the events are in the cache. The rule above still holds: a source that caught up
  * at `g` without an event below the watermark reads again when that event arrives, at a later generation.
  */
+import { eventRecordField } from '../../native-free-io/segment-format.ts';
 import type { Database } from '../database.ts';
 import type { Logger } from '../logging/logger.ts';
 import { PageReader } from './page-reader.ts';
@@ -43,12 +47,15 @@ const hubs = new WeakMap<Database, SubscriptionHub>();
 export class SubscriptionHub {
   readonly db: Database;
   readonly reader: PageReader;
-  readonly recent: RecentEvents;
+  /** The recent-events cache; a new (closed) one after every pause with no subscription. */
+  recent: RecentEvents;
   logger: Logger | undefined;
   readonly #gen: Float64Array;
   readonly #lastWatermark: Float64Array;
   readonly #interest: Set<Wakeable>[];
   #registrations = 0;
+  /** Removes the hub's onAppended listener, while it listens (while any subscription is registered). */
+  #stopListening: (() => void) | undefined = undefined;
   #running = false;
 
   static of(db: Database, logger?: Logger): SubscriptionHub {
@@ -69,20 +76,40 @@ export class SubscriptionHub {
     this.#lastWatermark = new Float64Array(partitions);
     this.#interest = Array.from({ length: partitions }, () => new Set<Wakeable>());
     this.#resetView();
-    const state = db.sharedState;
     this.recent = RecentEvents.closed(partitions);
     this.reader.recent = this.recent;
-    db.onAppended((a) => {
-      this.recent.add(a);
-      const p = a.partitionId;
+  }
+
+  /**
+   * Starts hearing of appends, into the (closed) cache. Appends submitted before the listener are never reported
+   * to it, and may still complete: the cache stays closed until they have, and then takes the watermarks of that
+   * moment as its floors (every later event is reported). Until then the page reader reads the disk.
+   */
+  #listen(): void {
+    const db = this.db;
+    const state = db.sharedState;
+    const recent = this.recent;
+    this.#stopListening = db.onAppended((record) => {
+      this.recent.add(record);
+      const p = eventRecordField.partitionId(record, 0);
       const w = state.watermark(p);
       if (w > this.#lastWatermark[p]) this.#lastWatermark[p] = w;
       this.#bump(p);
     });
-    // Appends submitted before the listener above are never reported to it, and may still complete: the cache stays
-    // closed until they have, and then takes the watermarks of that moment as its floors (every later event is
-    // reported). Until then the page reader reads the disk.
-    db.onceAppendsReported(() => this.recent.open(Array.from({ length: partitions }, (_, p) => state.watermark(p))));
+    db.onceAppendsReported(() => {
+      if (this.recent === recent) recent.open(Array.from({ length: db.partitionCount }, (_, p) => state.watermark(p)));
+    });
+  }
+
+  /**
+   * No subscription is left: stop listening, so that appends go back to costing no more than with no subscriber at
+   * all (Database.submitAppendInPlace), and drop the cache; the next subscription starts a closed one.
+   */
+  #unlisten(): void {
+    this.#stopListening?.();
+    this.#stopListening = undefined;
+    this.recent = RecentEvents.closed(this.db.partitionCount, this.recent.budgetBytes);
+    this.reader.recent = this.recent;
   }
 
   /** The partition's generation: it moves whenever new events of the partition may have become readable. */
@@ -102,6 +129,7 @@ export class SubscriptionHub {
   register(w: Wakeable, partitionIds: Iterable<number>): void {
     for (const p of partitionIds) this.#interest[p].add(w);
     this.#registrations++;
+    if (this.#stopListening === undefined) this.#listen();
     if (!this.#running) {
       this.#running = true;
       // The view may be stale after a pause: treat every partition as changed once.
@@ -113,6 +141,7 @@ export class SubscriptionHub {
   unregister(w: Wakeable, partitionIds: Iterable<number>): void {
     for (const p of partitionIds) this.#interest[p].delete(w);
     this.#registrations--;
+    if (this.#registrations === 0) this.#unlisten();
   }
 
   get registrations(): number {

@@ -126,13 +126,24 @@ export function inPlaceAppendRequestBytes(o: InPlaceAppend): number {
 /**
  * The request frame of an in-place append, at `target[at..]` (a ring's bytes): the same layout as
  * encodeAppendRequest's for one event, written from the request's byte ranges, the event id and partition key in
- * `ids` (AppendSink.ids) and a new transaction id made in place.
+ * `ids` (AppendSink.ids), and `transactionId` (AppendSink.transactionId) or, without one, a new transaction id made
+ * in place.
  */
-export function encodeInPlaceAppendRequest(target: Buffer, at: number, bucketId: number, requestId: number, o: InPlaceAppend, ids: Uint8Array, timestampMs: number): void {
+export function encodeInPlaceAppendRequest(
+  target: Buffer,
+  at: number,
+  bucketId: number,
+  requestId: number,
+  o: InPlaceAppend,
+  ids: Uint8Array,
+  timestampMs: number,
+  transactionId: Uint8Array | undefined,
+): void {
   const F = appendFrame;
   writeAppendHead(target, at, bucketId, requestId, o.partitionId, 1);
   for (let k = 0; k < 16; k++) target[at + F.PARTITION_KEY_AT + k] = ids[16 + k];
-  writeTransactionId(target, at + F.TRANSACTION_ID_AT, 1);
+  if (transactionId === undefined) writeTransactionId(target, at + F.TRANSACTION_ID_AT, 1);
+  else for (let k = 0; k < 16; k++) target[at + F.TRANSACTION_ID_AT + k] = transactionId[k];
   const p = at + F.FIRST_EVENT_AT;
   for (let k = 0; k < 16; k++) target[p + k] = ids[k];
   writeEventHead(target, p, o.expectedKind, o.expectedVersion, timestampMs, o.streamId.length, o.eventName.length, o.metadata.length, o.payload.length);
