@@ -56,11 +56,6 @@ export class ByteRange {
     this.buffer = EMPTY;
     this.start = this.end = 0;
   }
-
-  /** A copy of the bytes (for what outlives the request). */
-  copy(): Buffer {
-    return Buffer.from(this.buffer.subarray(this.start, this.end));
-  }
 }
 
 /** One EAPPEND, read in place: filled by the command, checked and completed by the database. Reused. */
