@@ -507,6 +507,11 @@ export class Database {
     return this.#reads.resultBufferStats?.() ?? { reused: 0, allocated: 0, pooled: 0 };
   }
 
+  /** Times the read workers were asked to follow their active segments ahead of the reads; 0 when reads run here. */
+  readerFollows(): number {
+    return this.#reads.follows ?? 0;
+  }
+
   writerStats(): Promise<BucketWriterStats[]> {
     return this.#writes.stats();
   }

@@ -28,7 +28,9 @@ export type ReadTask =
   | { op: 'getEvent'; eventId: Uint8Array; resp?: RespProtocol }
   | { op: 'scanStream'; streamId: string; partitionKey?: Uint8Array; from: number; to: number; count: number; resp?: RespProtocol; bounds?: boolean }
   | { op: 'streamVersion'; streamId: string; partitionKey?: Uint8Array }
-  | { op: 'scanPartition'; partitionId: number; from: number; to: number; count: number; resp?: RespProtocol; into?: ArrayBuffer };
+  | { op: 'scanPartition'; partitionId: number; from: number; to: number; count: number; resp?: RespProtocol; into?: ArrayBuffer }
+  /** Catch up with these buckets' published positions now (StoreReader.follow), ahead of the reads. */
+  | { op: 'follow'; bucketIds: number[] };
 
 const data = workerData as ReadWorkerData;
 const reader = new StoreReader({
@@ -81,5 +83,8 @@ export default function readTask(task: ReadTask): unknown {
     }
     case 'streamVersion':
       return reader.streamVersion(task.streamId, task.partitionKey);
+    case 'follow':
+      for (const b of task.bucketIds) reader.follow(b);
+      return null;
   }
 }

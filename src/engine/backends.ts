@@ -58,6 +58,8 @@ export interface ReadBackend {
   scanPartition(partitionId: number, from: number, to: number, count: number, encoding?: ReadEncoding, recyclable?: boolean): Promise<ScanResult>;
   /** Result buffers that went round (BufferPool), for INFO and tests; none when reads stay on this thread. */
   resultBufferStats?(): BufferPoolStats;
+  /** Follow tasks sent to the read workers (PiscinaReadBackend), for tests and INFO. */
+  readonly follows?: number;
   close(): Promise<void>;
 }
 

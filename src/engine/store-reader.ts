@@ -324,7 +324,12 @@ export class StoreReader {
     return b;
   }
 
-  bucketOfPartition(partitionId: number): number {
+  /** Catches up with the bucket's published durable position now (reads do it too, when they come). */
+  follow(bucketId: number): void {
+    this.#logged(() => this.#bucket(bucketId));
+  }
+
+    bucketOfPartition(partitionId: number): number {
     return bucketIdForPartition(partitionId, this.#o.bucketCount);
   }
 

@@ -52,6 +52,11 @@ export interface ThreadedBackendOptions {
   logLevel?: string;
 }
 
+/** How often the read backend checks whether its workers should follow their active segments (#follow). */
+const FOLLOW_INTERVAL_MS = 50;
+/** How far (bytes published into a bucket) a read worker may fall behind before it is asked to follow. */
+const FOLLOW_AFTER_BYTES = 4 * 1024 * 1024;
+
 /** Request ring per write worker; a frame larger than this cannot be sent (bounded memory per worker). */
 export const REQUEST_RING_BYTES = 64 * 1024 * 1024;
 const COMPLETION_RING_BYTES = 4 * 1024 * 1024;
@@ -320,10 +325,56 @@ export class PiscinaReadBackend implements ReadBackend {
   readonly #partitionCount: number;
   /** Buffers for recyclable partition pages: 512 KiB holds a full page (PAGE_EVENTS_MAX) of events up to about 1 KiB each; at most 32 MiB kept. */
   readonly #results = new BufferPool(512 * 1024, 64);
-  constructor(pools: Piscina[], bucketCount: number, partitionCount: number) {
+  readonly #sharedState: SharedState;
+  /** The buckets each pool reads (see #poolOfPartition). */
+  readonly #bucketsOfPool: number[][];
+  /** Per pool and bucket: the published position (segmentId · 2^40 + offset) the pool was last asked to follow to. */
+  readonly #followedTo: Float64Array;
+  readonly #following: boolean[];
+  readonly #followTimer: NodeJS.Timeout;
+  /** Follow tasks run, for tests. */
+  follows = 0;
+
+  constructor(pools: Piscina[], bucketCount: number, partitionCount: number, sharedState: SharedState) {
     this.#pools = pools;
     this.#bucketCount = bucketCount;
     this.#partitionCount = partitionCount;
+    this.#sharedState = sharedState;
+    const n = pools.length;
+    this.#bucketsOfPool = pools.map((_, i) => (n <= bucketCount ? Array.from({ length: bucketCount }, (_, b) => b).filter((b) => b % n === i) : [i % bucketCount]));
+    this.#followedTo = new Float64Array(n * bucketCount);
+    this.#following = pools.map(() => false);
+    this.#followTimer = setInterval(() => this.#follow(), FOLLOW_INTERVAL_MS).unref();
+  }
+
+  /**
+   * Asks each read worker whose buckets' writers have published FOLLOW_AFTER_BYTES or more since it last followed
+   * them to catch up with their active segments now (index the new records), one task in flight per worker. A
+   * reader catches up by itself when a read comes, but after a burst of appends that is a pause of ~100 ms per
+   * million events for the first read of each bucket; done here, in steps, it is spread over the burst.
+   */
+  #follow(): void {
+    const state = this.#sharedState;
+    for (let i = 0; i < this.#pools.length; i++) {
+      if (this.#following[i]) continue;
+      const buckets = this.#bucketsOfPool[i];
+      let behind = false;
+      for (const b of buckets) {
+        const pos = state.position(b);
+        if (pos.segmentId * 2 ** 40 + pos.offset - this.#followedTo[i * this.#bucketCount + b] >= FOLLOW_AFTER_BYTES) behind = true;
+      }
+      if (!behind) continue;
+      for (const b of buckets) {
+        const pos = state.position(b);
+        this.#followedTo[i * this.#bucketCount + b] = pos.segmentId * 2 ** 40 + pos.offset;
+      }
+      this.#following[i] = true;
+      this.follows++;
+      this.#pools[i]
+        .run({ op: 'follow', bucketIds: buckets } satisfies ReadTask)
+        .catch(() => {}) // a read of the same region reports what is wrong with it
+        .finally(() => (this.#following[i] = false));
+    }
   }
   #turn = 0;
   #poolOfPartition(partitionId: number): Piscina {
@@ -375,6 +426,7 @@ export class PiscinaReadBackend implements ReadBackend {
     }
   }
   async close(): Promise<void> {
+    clearInterval(this.#followTimer);
     await Promise.all(this.#pools.map((p) => p.destroy()));
   }
 }
@@ -452,7 +504,7 @@ export async function openThreadedBackends(o: ThreadedBackendOptions): Promise<{
         workerData: readData,
       }),
   );
-  return { writes: new ThreadedWriteBackend(handles, workerOfBucket, inPlace), reads: new PiscinaReadBackend(pools, o.bucketCount, o.partitionCount) };
+  return { writes: new ThreadedWriteBackend(handles, workerOfBucket, inPlace), reads: new PiscinaReadBackend(pools, o.bucketCount, o.partitionCount, o.sharedState) };
 }
 
 function frameTooLargeError(): EngineError {
