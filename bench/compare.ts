@@ -26,11 +26,11 @@ import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { measureCatchUp } from './load/catch-up.ts';
+import { measureCatchUp, subscribeCounting } from './load/catch-up.ts';
 import { measureScale, type ScaleResult } from './load/scale.ts';
 import { makePayload, seededRandom } from './load/key-distribution.ts';
 import { runLoad, type LoadOptions, type LoadSummary } from './load/load-generator.ts';
-import { freshDir, type RunningServer } from './peers/common.ts';
+import { freshDir, sleep, type RunningServer } from './peers/common.ts';
 import { machineFacts, type MachineFacts } from './peers/machine.ts';
 import { findPostgres, startPostgres, type PostgresServer, type PostgresTools } from './peers/postgres.ts';
 import { runRedisBenchmark } from './peers/redis-benchmark.ts';
@@ -315,6 +315,51 @@ async function redisBenchmarkAppends(system: RespSystem, pipeline: number, rate:
   );
 }
 
+const liveWorkload = `load -c ${clients} -P 16, live EPSUB * subscriber`;
+
+/**
+ * Our appends while a subscriber takes every one of them live (`EPSUB * FROM LATEST`, acking as it counts), as
+ * projections do: against the same appends with nobody subscribed, measured just before. The subscriber must have
+ * received exactly the events stored, or the measurement fails.
+ */
+async function liveAppends(): Promise<void> {
+  await attempt('sierradb', liveWorkload, () =>
+    withServer(starters.sierradb!, async (s) => {
+      let error: Error | undefined;
+      let subscribed!: () => void;
+      let failed!: (err: Error) => void;
+      const ready = new Promise<void>((resolve, reject) => {
+        subscribed = resolve;
+        failed = reject;
+      });
+      const sub = subscribeCounting({
+        host: s.host,
+        port: s.port,
+        from: 'LATEST',
+        window: argv['catch-up-window'],
+        onSubscribed: () => subscribed(),
+        onRefused: (reason) => failed(new Error(reason)),
+        onError: (err) => {
+          error = err;
+          failed(err);
+        },
+      });
+      try {
+        await ready;
+        const summary = await runLoad({ ...loadBase(), command: 'eappend', port: s.port, pipeline: 16, expectedVersions: false });
+        const stored = await storedEvents(s);
+        const deadline = Date.now() + 30_000;
+        while (sub.received < stored && error === undefined && Date.now() < deadline) await sleep(20);
+        if (error !== undefined) throw error;
+        if (sub.received !== stored) throw new Error(`the live subscriber got ${sub.received} of the ${stored} events stored`);
+        record(fromLoad('sierradb', liveWorkload, summary));
+      } finally {
+        sub.close();
+      }
+    }),
+  );
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Reads.
 
@@ -473,6 +518,10 @@ try {
     say(`\n## durable appends, load generator -c ${clients} -P ${pipeline}`);
     const rates: Partial<Record<SystemId, number>> = {};
     for (const s of present()) rates[s] = await loadAppends(s, pipeline, false);
+    if (pipeline === 16 && starters.sierradb !== undefined) {
+      say(`\n## durable appends while a subscriber takes them live (EPSUB * FROM LATEST), load generator -c ${clients} -P 16`);
+      await liveAppends();
+    }
     if (rb === undefined) continue;
     say(`\n## durable appends, redis-benchmark -c ${clients} -P ${pipeline}`);
     for (const s of present()) if (s !== 'postgres') await redisBenchmarkAppends(s, pipeline, rates[s]);
@@ -530,6 +579,7 @@ const ratios: Ratio[] = [
   ratio(`EAPPEND ÷ XADD always, ${rbP1}`, rbP1, 'redis-always', 'XADD always', 1.0),
   ratio(`EAPPEND ÷ XADD always, ${lgP16}`, lgP16, 'redis-always', 'XADD always', undefined),
   ratio(`EAPPEND ÷ XADD always, ${lgP1}`, lgP1, 'redis-always', 'XADD always', undefined),
+  ratio(`EAPPEND with live EPSUB ÷ without, ${lgP16}`, liveWorkload, 'sierradb', 'EAPPEND alone', undefined, lgP16),
   ratio(`EAPPEND ÷ XADD everysec, ${rbP16}`, rbP16, 'redis-everysec', 'XADD everysec', undefined),
   ratio(`EAPPEND ÷ XADD everysec, ${rbP1}`, rbP1, 'redis-everysec', 'XADD everysec', undefined),
   ratio(`EAPPEND ÷ PostgreSQL append_event, ${lgP16}`, lgP16, 'postgres', 'PostgreSQL', 10),
