@@ -241,6 +241,32 @@ function writeEventRecordFixed(target: Buffer, offset: number, bodyLength: numbe
   return body + EVENT_BODY_FIXED_BYTES;
 }
 
+/**
+ * The fixed part of an unsealed event record (checksum zero) at `target[offset..]`, for variable fields of the
+ * lengths in `h`, which the caller copies from the returned offset on (stream id, event name, metadata, payload):
+ * for a record whose parts lie in separate buffers (CapturingSink). The ids are 16 bytes each at the given offsets.
+ */
+export function writeEventRecordHead(
+  target: Buffer,
+  offset: number,
+  h: EventRecordHead,
+  ids: Uint8Array,
+  eventIdAt: number,
+  partitionKeyAt: number,
+  transactionId: Uint8Array,
+): number {
+  const bodyLength = EVENT_BODY_FIXED_BYTES + h.streamIdBytes + h.eventNameBytes + h.metadataBytes + h.payloadBytes;
+  const p = writeEventRecordFixed(target, offset, bodyLength, 1, h);
+  const body = offset + RECORD_HEADER_BYTES;
+  for (let k = 0; k < 16; k++) {
+    target[body + k] = ids[eventIdAt + k];
+    target[body + 16 + k] = ids[partitionKeyAt + k];
+    target[body + 32 + k] = transactionId[k];
+  }
+  target.writeUInt32LE(0, offset + 4);
+  return p;
+}
+
 /** Sets the partition sequence and stream version of the event record at `target[offset..]` (an unsealed one). */
 export function setEventRecordPosition(target: Buffer, offset: number, partitionSequence: number, streamVersion: number): void {
   const body = offset + RECORD_HEADER_BYTES;

@@ -8,14 +8,22 @@
  * completion to fill in. The sink wraps the request's own sink (the connection's reply slot): on completion it
  * completes the record, hands it to the listeners, and then passes the outcome on. Pooled: one per append in flight.
  */
-import { encodeEventRecord, eventRecordBytes, setEventRecordPosition } from '../../native-free-io/segment-format.ts';
+import { eventRecordBytes, setEventRecordPosition, writeEventRecordHead, type EventRecordHead } from '../../native-free-io/segment-format.ts';
 import { writeTransactionId } from '../ids/event-id.ts';
-import type { AppendSink, InPlaceAppend } from './in-place-append.ts';
+import type { AppendSink, ByteRange, InPlaceAppend } from './in-place-append.ts';
 
 /** Hears of a captured append's record once it is durable (sequence and version filled in). */
 export type CapturedRecordListener = (record: Buffer) => void;
 
 const NO_BYTES = Buffer.alloc(0);
+/** The record's fixed fields, filled per capture (sequence and version come at completion). */
+const head: EventRecordHead = { partitionId: 0, partitionSequence: 0, streamVersion: 0, timestampMs: 0, streamIdBytes: 0, eventNameBytes: 0, metadataBytes: 0, payloadBytes: 0 };
+
+/** Copies the range's bytes to `target[at..]`; returns the end. */
+function copyRange(target: Buffer, at: number, range: ByteRange): number {
+  range.buffer.copy(target, at, range.start, range.end);
+  return at + range.end - range.start;
+}
 
 export class CapturingSink implements AppendSink {
   ids: Uint8Array = NO_BYTES;
@@ -40,27 +48,19 @@ export class CapturingSink implements AppendSink {
     this.partitionId = inner.partitionId;
     this.timestampMs = inner.timestampMs;
     writeTransactionId(this.transactionId, 0, 1);
-    const record = Buffer.allocUnsafe(eventRecordBytes(o.streamId.length, o.eventName.length, o.metadata.length, o.payload.length));
-    const ids = inner.ids;
-    encodeEventRecord(
-      record,
-      0,
-      {
-        eventId: ids.subarray(0, 16),
-        partitionKey: ids.subarray(16, 32),
-        transactionId: this.transactionId,
-        partitionId: inner.partitionId,
-        timestampMs: inner.timestampMs,
-        streamId: o.streamId.buffer.subarray(o.streamId.start, o.streamId.end),
-        eventName: o.eventName.buffer.subarray(o.eventName.start, o.eventName.end),
-        metadata: o.metadata.buffer.subarray(o.metadata.start, o.metadata.end),
-        payload: o.payload.buffer.subarray(o.payload.start, o.payload.end),
-      },
-      0,
-      0,
-      1,
-      false,
-    );
+    const h = head;
+    h.partitionId = inner.partitionId;
+    h.timestampMs = inner.timestampMs;
+    h.streamIdBytes = o.streamId.length;
+    h.eventNameBytes = o.eventName.length;
+    h.metadataBytes = o.metadata.length;
+    h.payloadBytes = o.payload.length;
+    const record = Buffer.allocUnsafe(eventRecordBytes(h.streamIdBytes, h.eventNameBytes, h.metadataBytes, h.payloadBytes));
+    let p = writeEventRecordHead(record, 0, h, inner.ids, 0, 16, this.transactionId);
+    p = copyRange(record, p, o.streamId);
+    p = copyRange(record, p, o.eventName);
+    p = copyRange(record, p, o.metadata);
+    copyRange(record, p, o.payload);
     this.#record = record;
   }
 

@@ -130,8 +130,9 @@ export class EventPage {
 
   /** Writes event `i` as the %11 event map (RESP3) or its flattened array (RESP2) to `e`. */
   writeMap(e: RespEncoder, i: number): void {
-    if (this.#recent === undefined && this.consumers === 1) writeEventMap(e, this.#buffers[i], this.#offsets[i]);
-    else e.raw(this.mapBytes(i, e.protocol));
+    if (this.consumers > 1) e.raw(this.mapBytes(i, e.protocol));
+    else if (this.#recent === undefined) writeEventMap(e, this.#buffers[i], this.#offsets[i]);
+    else this.#recent[i].writeMap(e);
   }
 
   /** Event `i` as the %11 event map (RESP3) or its flattened array (RESP2). */

@@ -4,7 +4,8 @@
  *
  * Fed by `Database.onAppended` (SubscriptionHub), which reports each append once it is durable and published. Each
  * event is kept as a record (the store's layout, checksum left zero) in a buffer of its own, with its encodings
- * (RESP3 map, RESP2 array, JSON) made once, lazily, and shared by every subscriber that sends it.
+ * (RESP3 map, RESP2 array, JSON) made once, lazily, when a page of it is shared by several subscribers, and then
+ * shared by every subscriber that sends it; a subscriber alone on its page encodes straight from the record.
  *
  * What a read may trust. Completions reach the main thread in any order, also within one partition. So the cache
  * never claims more than it knows: per partition it keeps a `floor`, the watermark when the cache was made, raised
@@ -25,7 +26,8 @@
  * Bounded by bytes (records plus encodings, roughly); the oldest events (in arrival order) go first.
  */
 import { RECORD_HEADER_BYTES, eventRecordField } from '../../native-free-io/segment-format.ts';
-import type { RespProtocol } from '../protocol/resp-encoder.ts';
+import type { RespEncoder, RespProtocol } from '../protocol/resp-encoder.ts';
+import { writeEventMap } from '../protocol/event-map.ts';
 import { eventJson, eventMapBytes } from './event-encoding.ts';
 
 export const RECENT_EVENTS_BYTES_DEFAULT = 32 * 1024 * 1024;
@@ -46,6 +48,16 @@ export class RecentEvent {
     this.sequence = sequence;
     this.version = version;
     this.record = record;
+  }
+
+  /**
+   * Writes the event map to `e`: from its encoding if one was made (a page shared by several subscribers made it),
+   * else straight from the record, keeping nothing (a subscriber alone on a page: no buffer per event to hold).
+   */
+  writeMap(e: RespEncoder): void {
+    const made = e.protocol === 3 ? this.#resp3 : this.#resp2;
+    if (made !== undefined) e.raw(made);
+    else writeEventMap(e, this.record, 0);
   }
 
   mapBytes(protocol: RespProtocol): Buffer {

@@ -5,6 +5,7 @@ import { encodeEventRecord, eventRecordBytes } from '../../native-free-io/segmen
 import { partitionIdForKey, partitionKeyForStream } from '../../src/ids/partition-key.ts';
 import { InPlaceAppend, type AppendSink, type ByteRange } from '../../src/engine/in-place-append.ts';
 import { RecentEvents } from '../../src/subscriptions/recent-events.ts';
+import { RespEncoder } from '../../src/protocol/resp-encoder.ts';
 import { SubscriptionHub } from '../../src/subscriptions/subscription-hub.ts';
 import { checkCursors, checkPartitions, openSimulated, settle, subscribe, waitFor } from './helpers.ts';
 
@@ -91,6 +92,22 @@ describe('RecentEvents', () => {
     addAll(c, appended(0, 3, 2));
     expect(c.read(0, 3, 10)?.events.map((e) => e.sequence)).toEqual([3, 4]);
     expect(() => c.open([0, 0])).toThrow(/open already/);
+  });
+
+  it('writes an event map straight from the record, or from the encoding once one is made: the same bytes', () => {
+    const c = new RecentEvents([0]);
+    addAll(c, appended(0, 0, 1, 300));
+    const [event] = c.read(0, 0, 1)!.events;
+    for (const protocol of [2, 3] as const) {
+      const direct = new RespEncoder({ protocol });
+      event.writeMap(direct); // no encoding made yet: written from the record
+      const made = event.mapBytes(protocol);
+      const fromMade = new RespEncoder({ protocol });
+      event.writeMap(fromMade);
+      expect(Buffer.from(direct.take()).equals(made)).toBe(true);
+      expect(Buffer.from(fromMade.take()).equals(made)).toBe(true);
+      expect(made.subarray(0, 4).toString()).toBe(protocol === 3 ? '%11\r' : '*22\r');
+    }
   });
 
   it('encodes each event once and shares the bytes', () => {
