@@ -205,15 +205,9 @@ export function encodeEventRecordFrom(
   variableAt: number,
 ): number {
   const variableBytes = h.streamIdBytes + h.eventNameBytes + h.metadataBytes + h.payloadBytes;
-  const bodyLength = EVENT_BODY_FIXED_BYTES + variableBytes;
-  const p = writeEventRecordFixed(target, offset, bodyLength, 1, h);
-  const body = offset + RECORD_HEADER_BYTES;
-  for (let k = 0; k < 16; k++) {
-    target[body + k] = ids[eventIdAt + k];
-    target[body + 16 + k] = ids[partitionKeyAt + k];
-    target[body + 32 + k] = ids[transactionIdAt + k];
-  }
+  const p = writeEventRecordHead(target, offset, h, ids, eventIdAt, partitionKeyAt, ids, transactionIdAt);
   variable.copy(target, p, variableAt, variableAt + variableBytes);
+  const bodyLength = EVENT_BODY_FIXED_BYTES + variableBytes;
   sealRecord(target, offset, bodyLength);
   return RECORD_HEADER_BYTES + bodyLength;
 }
@@ -244,7 +238,9 @@ function writeEventRecordFixed(target: Buffer, offset: number, bodyLength: numbe
 /**
  * The fixed part of an unsealed event record (checksum zero) at `target[offset..]`, for variable fields of the
  * lengths in `h`, which the caller copies from the returned offset on (stream id, event name, metadata, payload):
- * for a record whose parts lie in separate buffers (CapturingSink). The ids are 16 bytes each at the given offsets.
+ * for a record whose parts lie in separate buffers (CapturingSink), and beneath encodeEventRecordFrom. The ids
+ * are 16 bytes each: event id and partition key at `ids[eventIdAt]`, `ids[partitionKeyAt]`, the transaction id at
+ * `transactionIds[transactionIdAt]`.
  */
 export function writeEventRecordHead(
   target: Buffer,
@@ -253,7 +249,8 @@ export function writeEventRecordHead(
   ids: Uint8Array,
   eventIdAt: number,
   partitionKeyAt: number,
-  transactionId: Uint8Array,
+  transactionIds: Uint8Array,
+  transactionIdAt: number,
 ): number {
   const bodyLength = EVENT_BODY_FIXED_BYTES + h.streamIdBytes + h.eventNameBytes + h.metadataBytes + h.payloadBytes;
   const p = writeEventRecordFixed(target, offset, bodyLength, 1, h);
@@ -261,7 +258,7 @@ export function writeEventRecordHead(
   for (let k = 0; k < 16; k++) {
     target[body + k] = ids[eventIdAt + k];
     target[body + 16 + k] = ids[partitionKeyAt + k];
-    target[body + 32 + k] = transactionId[k];
+    target[body + 32 + k] = transactionIds[transactionIdAt + k];
   }
   target.writeUInt32LE(0, offset + 4);
   return p;

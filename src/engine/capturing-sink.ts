@@ -56,7 +56,7 @@ export class CapturingSink implements AppendSink {
     h.metadataBytes = o.metadata.length;
     h.payloadBytes = o.payload.length;
     const record = Buffer.allocUnsafe(eventRecordBytes(h.streamIdBytes, h.eventNameBytes, h.metadataBytes, h.payloadBytes));
-    let p = writeEventRecordHead(record, 0, h, inner.ids, 0, 16, this.transactionId);
+    let p = writeEventRecordHead(record, 0, h, inner.ids, 0, 16, this.transactionId, 0);
     p = copyRange(record, p, o.streamId);
     p = copyRange(record, p, o.eventName);
     p = copyRange(record, p, o.metadata);
