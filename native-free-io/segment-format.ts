@@ -43,6 +43,7 @@
  * Commit body (40 bytes): transaction id (16), event count u32, reserved u32, first partition sequence u64,
  * timestamp ms u64. A multi-event transaction is visible only once its commit record is on disk.
  */
+import { internedText } from './text-interner.ts';
 import { crc32c } from './crc32c.ts';
 import { readU64, writeU64 } from './u64.ts';
 
@@ -391,7 +392,7 @@ export const eventRecordField = {
   partitionId: (buf: Buffer, offset: number) => buf.readUInt16LE(offset + RECORD_HEADER_BYTES + 72),
   streamId: (buf: Buffer, offset: number) => {
     const body = offset + RECORD_HEADER_BYTES;
-    return buf.toString('utf8', body + EVENT_BODY_FIXED_BYTES, body + EVENT_BODY_FIXED_BYTES + buf[body + 74]);
+    return internedText(buf, body + EVENT_BODY_FIXED_BYTES, body + EVENT_BODY_FIXED_BYTES + buf[body + 74]);
   },
 } as const;
 

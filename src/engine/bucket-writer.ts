@@ -14,6 +14,7 @@
  *   could acknowledge data that is gone. Every later append fails until the database is reopened and recovery
  *   has re-read what is really on disk.
  */
+import { internedText } from '../../native-free-io/text-interner.ts';
 import type { Logger } from 'pino';
 import { mkdirDurable, type FileHandle, type FileIo } from '../../native-free-io/file-io.ts';
 import { DATA_FILE, listSegmentIds, segmentDir, segmentFile, segmentsDir } from '../../native-free-io/data-layout.ts';
@@ -291,7 +292,7 @@ export class BucketWriter {
     let local: Map<string, number> | undefined;
     for (let i = 0, p = b + F.FIRST_EVENT_AT; i < count; i++) {
       const streamIdBytes = f[p + F.EVENT_STREAM_ID_BYTES_AT];
-      const streamId = f.toString('utf8', p + F.EVENT_HEAD_BYTES, p + F.EVENT_HEAD_BYTES + streamIdBytes);
+      const streamId = internedText(f, p + F.EVENT_HEAD_BYTES, p + F.EVENT_HEAD_BYTES + streamIdBytes);
       streamIds[i] = streamId;
       let cur = local?.get(streamId);
       if (cur === undefined) {
