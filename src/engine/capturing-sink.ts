@@ -10,7 +10,7 @@
  */
 import { eventRecordBytes, setEventRecordPosition, writeEventRecordHead, type EventRecordHead } from '../../native-free-io/segment-format.ts';
 import { writeTransactionId } from '../ids/event-id.ts';
-import type { AppendSink, ByteRange, InPlaceAppend } from './in-place-append.ts';
+import type { AppendSink, InPlaceAppend } from './in-place-append.ts';
 
 /** Hears of a captured append's record once it is durable (sequence and version filled in). */
 export type CapturedRecordListener = (record: Buffer) => void;
@@ -18,12 +18,6 @@ export type CapturedRecordListener = (record: Buffer) => void;
 const NO_BYTES = Buffer.alloc(0);
 /** The record's fixed fields, filled per capture (sequence and version come at completion). */
 const head: EventRecordHead = { partitionId: 0, partitionSequence: 0, streamVersion: 0, timestampMs: 0, streamIdBytes: 0, eventNameBytes: 0, metadataBytes: 0, payloadBytes: 0 };
-
-/** Copies the range's bytes to `target[at..]`; returns the end. */
-function copyRange(target: Buffer, at: number, range: ByteRange): number {
-  range.buffer.copy(target, at, range.start, range.end);
-  return at + range.end - range.start;
-}
 
 export class CapturingSink implements AppendSink {
   ids: Uint8Array = NO_BYTES;
@@ -56,11 +50,7 @@ export class CapturingSink implements AppendSink {
     h.metadataBytes = o.metadata.length;
     h.payloadBytes = o.payload.length;
     const record = Buffer.allocUnsafe(eventRecordBytes(h.streamIdBytes, h.eventNameBytes, h.metadataBytes, h.payloadBytes));
-    let p = writeEventRecordHead(record, 0, h, inner.ids, 0, 16, this.transactionId, 0);
-    p = copyRange(record, p, o.streamId);
-    p = copyRange(record, p, o.eventName);
-    p = copyRange(record, p, o.metadata);
-    copyRange(record, p, o.payload);
+    o.copyVariableTo(record, writeEventRecordHead(record, 0, h, inner.ids, 0, 16, this.transactionId, 0));
     this.#record = record;
   }
 

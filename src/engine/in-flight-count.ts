@@ -8,10 +8,6 @@ export class InFlightCount {
   #count = 0;
   #idle: (() => void)[] = [];
 
-  get count(): number {
-    return this.#count;
-  }
-
   started(): void {
     this.#count++;
   }

@@ -56,6 +56,15 @@ export class ByteRange {
     this.buffer = EMPTY;
     this.start = this.end = 0;
   }
+
+  /** Copies the bytes to `target[at..]` and returns the end (a loop for short ranges: Buffer#copy costs a call). */
+  copyTo(target: Buffer, at: number): number {
+    const { buffer, start, end } = this;
+    const n = end - start;
+    if (n > 64) buffer.copy(target, at, start, end);
+    else for (let k = 0; k < n; k++) target[at + k] = buffer[start + k];
+    return at + n;
+  }
 }
 
 /** One EAPPEND, read in place: filled by the command, checked and completed by the database. Reused. */
@@ -96,6 +105,14 @@ export class InPlaceAppend {
   /** Bytes of the event's variable part: stream id, event name, metadata and payload. */
   get variableBytes(): number {
     return this.streamId.length + this.eventName.length + this.metadata.length + this.payload.length;
+  }
+
+  /**
+   * Copies the variable part to `target[at..]` in the order both a request frame and a record keep it (stream id,
+   * event name, metadata, payload); returns the end.
+   */
+  copyVariableTo(target: Buffer, at: number): number {
+    return this.payload.copyTo(target, this.metadata.copyTo(target, this.eventName.copyTo(target, this.streamId.copyTo(target, at))));
   }
 }
 

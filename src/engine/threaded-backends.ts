@@ -358,16 +358,12 @@ export class PiscinaReadBackend implements ReadBackend {
     for (let i = 0; i < this.#pools.length; i++) {
       if (this.#following[i]) continue;
       const buckets = this.#bucketsOfPool[i];
-      let behind = false;
-      for (const b of buckets) {
+      const published = buckets.map((b) => {
         const pos = state.position(b);
-        if (pos.segmentId * 2 ** 40 + pos.offset - this.#followedTo[i * this.#bucketCount + b] >= FOLLOW_AFTER_BYTES) behind = true;
-      }
-      if (!behind) continue;
-      for (const b of buckets) {
-        const pos = state.position(b);
-        this.#followedTo[i * this.#bucketCount + b] = pos.segmentId * 2 ** 40 + pos.offset;
-      }
+        return pos.segmentId * 2 ** 40 + pos.offset;
+      });
+      if (!buckets.some((b, k) => published[k] - this.#followedTo[i * this.#bucketCount + b] >= FOLLOW_AFTER_BYTES)) continue;
+      buckets.forEach((b, k) => (this.#followedTo[i * this.#bucketCount + b] = published[k]));
       this.#following[i] = true;
       this.follows++;
       this.#pools[i]

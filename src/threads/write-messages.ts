@@ -29,7 +29,7 @@
  */
 import type { EventRequest, TransactionOutcome, TransactionRequest } from '../engine/bucket-writer.ts';
 import { EngineError, type EngineErrorCode } from '../engine/engine-error.ts';
-import type { AppendSink, ByteRange, InPlaceAppend } from '../engine/in-place-append.ts';
+import type { AppendSink, InPlaceAppend } from '../engine/in-place-append.ts';
 import type { BatchOutcomes } from '../engine/batch-outcomes.ts';
 import { writeTransactionId } from '../ids/event-id.ts';
 
@@ -147,20 +147,7 @@ export function encodeInPlaceAppendRequest(
   const p = at + F.FIRST_EVENT_AT;
   for (let k = 0; k < 16; k++) target[p + k] = ids[k];
   writeEventHead(target, p, o.expectedKind, o.expectedVersion, timestampMs, o.streamId.length, o.eventName.length, o.metadata.length, o.payload.length);
-  let v = p + F.EVENT_HEAD_BYTES;
-  v = copyRange(target, v, o.streamId);
-  v = copyRange(target, v, o.eventName);
-  v = copyRange(target, v, o.metadata);
-  copyRange(target, v, o.payload);
-}
-
-/** Copies the range's bytes to `target[at..]` and returns the end (a loop for short ranges, as copyBytes). */
-function copyRange(target: Buffer, at: number, range: ByteRange): number {
-  const { buffer, start, end } = range;
-  const n = end - start;
-  if (n > 64) buffer.copy(target, at, start, end);
-  else for (let k = 0; k < n; k++) target[at + k] = buffer[start + k];
-  return at + n;
+  o.copyVariableTo(target, p + F.EVENT_HEAD_BYTES);
 }
 
 /** Copies `source` to `target[at..]` and returns the end; a loop for short arrays (TypedArray#set costs ~50 ns a call). */
