@@ -20,6 +20,11 @@ export interface FileHandle {
   read(target: Uint8Array, offset: number, length: number, position: number): number;
   /** `fdatasync`: every byte written so far is durable when it returns. Throws on failure (never retried). */
   datasync(): void;
+  /**
+   * `fdatasync` on another thread (libuv's pool), so that one thread can have several files syncing at once; `done`
+   * runs later on this thread's event loop. Optional: {@link startDatasync} falls back to `datasync`.
+   */
+  datasyncAsync?(done: (err: Error | null) => void): void;
   /** Sets the file length; bytes past the old end read as zeros. */
   truncate(length: number): void;
   size(): number;
@@ -84,6 +89,25 @@ export function writeFileDurably(io: FileIo, filePath: string, data: Uint8Array)
 }
 
 /**
+ * Starts an fdatasync of `handle` that does not hold this thread: off-thread where the handle can
+ * ({@link FileHandle.datasyncAsync}), else here and now. Either way `done` runs later, from the event loop, with the
+ * failure or null. A failure is final, as with `datasync`: the caller must not retry it.
+ */
+export function startDatasync(handle: FileHandle, done: (err: Error | null) => void): void {
+  if (handle.datasyncAsync !== undefined) {
+    handle.datasyncAsync(done);
+    return;
+  }
+  let failure: Error | null = null;
+  try {
+    handle.datasync();
+  } catch (err) {
+    failure = err as Error;
+  }
+  setImmediate(done, failure);
+}
+
+/**
  * Creates a directory and its missing ancestors so that they survive power loss: after `mkdirp`, the parent of
  * every directory it created is fsynced (a new directory entry is durable only once its parent is synced).
  */
@@ -136,6 +160,9 @@ class NodeFileHandle implements FileHandle {
   }
   datasync(): void {
     fs.fdatasyncSync(this.#fd);
+  }
+  datasyncAsync(done: (err: Error | null) => void): void {
+    fs.fdatasync(this.#fd, done);
   }
   truncate(length: number): void {
     fs.ftruncateSync(this.#fd, length);

@@ -3,11 +3,12 @@
  *
  * Loop: sleep in Atomics.wait until a request arrives → drain every request in the ring, staging appends into
  * their bucket's batch (each frame is released as soon as its bytes are copied into the batch) → for each bucket
- * with staged work, one write and one fdatasync (group commit) → one completion frame per request. Requests that
+ * with staged work, one write, then one fdatasync per bucket, all at once (group commit) → one completion frame per
+ * request. Requests that
  * arrive during an fdatasync wait in the ring and form the next batch, so batches grow with load by themselves.
  */
 import { workerData, parentPort } from 'node:worker_threads';
-import { nodeFileIo } from '../native-free-io/file-io.ts';
+import { nodeFileIo, startDatasync, type FileHandle } from '../native-free-io/file-io.ts';
 import { PooledReadFileIo, READ_DESCRIPTORS_PER_THREAD } from '../native-free-io/pooled-read-file-io.ts';
 import { BucketWriter } from '../src/engine/bucket-writer.ts';
 import { createWorkerLogger } from '../src/logging/logger.ts';
@@ -104,14 +105,72 @@ const onRequest = (bytes: Buffer, at: number): void => {
   }
 };
 
-for (;;) {
-  // Idle moments pre-zero the active segments ahead of their write offsets (see BucketWriter.prezero).
-  while (requests.peekAt() === -1 && prezeroSome());
-  if (!requests.waitForData()) break;
-  requests.drainAt(onRequest);
-  for (const [bucketId, ids] of staged) {
-    if (ids.length === 0) continue;
-    const outcomes = writers.get(bucketId)!.commitBatch();
+/** Buckets of the batch being made durable, the handles to sync, and the syncs' outcomes (by bucket). */
+const flushing: BucketWriter[] = [];
+const syncHandles: (FileHandle | undefined)[] = [];
+const syncErrors: (Error | null)[] = [];
+let syncsPending = 0;
+
+/**
+ * One round: wait for requests, drain and stage them all, write each bucket's batch, then fdatasync those buckets.
+ * One bucket syncs right here. Several sync at once on libuv's pool (concurrent syncs of different files overlap on
+ * the device: measured here, 4 at once take ~250 µs against ~130 µs for one) while this thread returns to its event
+ * loop; {@link completeRound} then acknowledges them and starts the next round.
+ */
+function round(): void {
+  for (;;) {
+    // Idle moments pre-zero the active segments ahead of their write offsets (see BucketWriter.prezero).
+    while (requests.peekAt() === -1 && prezeroSome());
+    if (!requests.waitForData()) return;
+    requests.drainAt(onRequest);
+    let toSync = 0;
+    for (const [bucketId, ids] of staged) {
+      if (ids.length === 0) continue;
+      const writer = writers.get(bucketId)!;
+      const handle = writer.writeBatch();
+      flushing.push(writer);
+      syncHandles.push(handle);
+      syncErrors.push(null);
+      if (handle !== undefined) toSync++;
+    }
+    if (toSync <= 1) {
+      for (let f = 0; f < flushing.length; f++) syncErrors[f] = syncNow(syncHandles[f]);
+      if (!acknowledge()) return;
+      continue;
+    }
+    syncsPending = toSync;
+    for (let f = 0; f < flushing.length; f++) {
+      const handle = syncHandles[f];
+      if (handle === undefined) continue;
+      startDatasync(handle, (err) => {
+        syncErrors[f] = err;
+        if (--syncsPending === 0) completeRound();
+      });
+    }
+    return;
+  }
+}
+
+function syncNow(handle: FileHandle | undefined): Error | null {
+  if (handle === undefined) return null;
+  try {
+    handle.datasync();
+    return null;
+  } catch (err) {
+    return err as Error;
+  }
+}
+
+function completeRound(): void {
+  if (acknowledge()) round();
+}
+
+/** Acknowledges every flushed bucket's requests; false once the worker is done (closed). */
+function acknowledge(): boolean {
+  for (let f = 0; f < flushing.length; f++) {
+    const writer = flushing[f];
+    const ids = staged.get(writer.bucketId)!;
+    const outcomes = writer.finishBatch(syncErrors[f]);
     for (let i = 0; i < ids.length; i++) {
       const frameBytes = batchCompletionBytes(outcomes, i);
       const at = reserveCompletion(frameBytes);
@@ -121,9 +180,15 @@ for (;;) {
     }
     ids.length = 0;
   }
+  flushing.length = 0;
+  syncHandles.length = 0;
+  syncErrors.length = 0;
   if (closing !== undefined) {
     for (const w of writerList) w.close();
     pushFrame(encodeJsonCompletion(CompletionType.closed, closing, null));
-    break;
+    return false;
   }
+  return true;
 }
+
+round();

@@ -231,7 +231,7 @@ export const KEY_SPECS = {
     min: 1,
     max: threadsMax,
     default: 'derived',
-    defaultText: 'the largest divisor of bucket.count up to the number of cores',
+    defaultText: 'the largest divisor of bucket.count up to half the number of cores',
     doc: 'Number of bucket writer threads; must divide bucket.count (each writer owns bucket.count / threads.write).',
   },
   'network.client_address': {

@@ -268,9 +268,11 @@ function resolve(input: ResolveInput): LoadResult {
   const nodeCount = get('node.count');
   setDefault('replication.factor', nodeCount === undefined ? broken : Math.min(Math.max(nodeCount, 1), 3));
   const bucketCount = get('bucket.count');
-  // One writer per bucket up to the number of cores: on 2 cores, 2 writers of 2 buckets each made appends ~10%
-  // faster than 4 (the writers and the main thread compete for the cores; bench/compare.ts, 2026-11-23).
-  setDefault('threads.write', bucketCount === undefined ? broken : largestDivisorAtMost(bucketCount, Math.max(1, Math.min(threadsMax, input.cpuCount))));
+  // One writer per bucket up to half the cores: the main thread and the clients need the rest. A writer syncs all
+  // its buckets at once, so its count sets the CPU for staging, not the fsync concurrency. On 2 cores one writer of
+  // 4 buckets appended ~8% faster than two of 2 at -P 1 and at -P 16, and two ~10% faster than four (2026-12-07, 2026-11-23).
+  const writerCores = Math.max(1, Math.min(threadsMax, Math.floor(input.cpuCount / 2)));
+  setDefault('threads.write', bucketCount === undefined ? broken : largestDivisorAtMost(bucketCount, writerCores));
   // node.index has a default only on a single node: with several, each must be told which one it is.
   if (nodeCount === 1) setDefault('node.index', 0);
   else if (!resolved.has('node.index')) {

@@ -251,6 +251,26 @@ export class BucketWriter {
    */
   commitBatch(): BatchOutcomes {
     this.#flush();
+    return this.#takeOutcomes();
+  }
+
+  /**
+   * commitBatch in two halves, for a write worker that syncs several buckets at once: writeBatch writes the staged
+   * batch and returns the handle to fdatasync (undefined when there is nothing to sync: the batch was empty, or its
+   * write failed and its transactions have failed); {@link finishBatch} then takes the sync's outcome. Nothing may be
+   * staged in between.
+   */
+  writeBatch(): FileHandle | undefined {
+    return this.#writeStaged() ? this.#data : undefined;
+  }
+
+  /** The second half of {@link writeBatch}: `syncError` is the fdatasync's failure, or null once it succeeded. */
+  finishBatch(syncError: Error | null): BatchOutcomes {
+    if (this.#bufLength > 0) this.#afterSync(syncError);
+    return this.#takeOutcomes();
+  }
+
+  #takeOutcomes(): BatchOutcomes {
     this.#outcomesTaken = true;
     this.stats.batches++;
     return this.#outcomes;
@@ -380,9 +400,24 @@ export class BucketWriter {
 
   /** Writes and syncs what is staged; on success applies and publishes it, on failure fails those transactions. */
   #flush(): void {
+    if (!this.#writeStaged()) return;
+    let syncError: Error | null = null;
+    try {
+      this.#data.datasync();
+    } catch (err) {
+      syncError = err as Error;
+    }
+    this.#afterSync(syncError);
+  }
+
+  /**
+   * Writes the staged batch after the durable end; true if it now needs an fdatasync. False when nothing was staged
+   * or the write failed (its transactions have failed and the segment is cut back).
+   */
+  #writeStaged(): boolean {
     if (this.#bufLength === 0) {
       this.#resetStaging();
-      return;
+      return false;
     }
     const start = this.#durableOffset;
     const length = this.#bufLength;
@@ -394,15 +429,20 @@ export class BucketWriter {
       this.#log?.error({ bucket: this.bucketId, segment: this.#segmentId, offset: start, err: String(err) }, 'segment write failed; rolling the batch back');
       this.#failUnflushed(new EngineError('WRITEERR', `write failed: ${(err as Error).message}`));
       this.#rollBackTo(start);
+      return false;
+    }
+    return true;
+  }
+
+  /** After the fdatasync of what #writeStaged wrote: on success applies and publishes it, else poisons the bucket. */
+  #afterSync(syncError: Error | null): void {
+    if (syncError !== null) {
+      this.#poison(syncError);
+      this.#failUnflushed(new EngineError('WRITEERR', `fsync failed: ${syncError.message}; bucket ${this.bucketId} no longer accepts writes`));
       return;
     }
-    try {
-      this.#data.datasync();
-    } catch (err) {
-      this.#poison(err as Error);
-      this.#failUnflushed(new EngineError('WRITEERR', `fsync failed: ${(err as Error).message}; bucket ${this.bucketId} no longer accepts writes`));
-      return;
-    }
+    const start = this.#durableOffset;
+    const length = this.#bufLength;
     this.stats.fsyncs++;
     this.stats.bytesWritten += length;
     const staged = this.#staged;

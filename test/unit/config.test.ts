@@ -49,7 +49,7 @@ const DEFAULTS: Config = {
   partition: { count: 32 },
   segment: { size_bytes: 268435456 },
   cache: { capacity_bytes: 268435456 },
-  threads: { read: 2, write: 4 },
+  threads: { read: 2, write: 2 },
   network: { client_address: '0.0.0.0:9090', cluster_address: '/ip4/0.0.0.0/tcp/0', cluster_enabled: true, mdns: false },
   node: { count: 1, index: 0 },
   replication: { factor: 1, buffer_size: 1000, buffer_timeout_ms: 8000, catchup_timeout_ms: 2000 },
@@ -96,9 +96,10 @@ describe('defaults', () => {
   it('derives threads.write from bucket.count and replication.factor from node.count', () => {
     const c = ok(loadConfig(['--bucket-count', '8', '-n', '5', '-i', '2'], baseEnv, { ...opts, cpuCount: 64 }));
     expect(c.threads.write).toBe(8);
-    // Up to the number of cores: 8 buckets on 2 cores get 2 writers, on 6 cores 4 (a divisor of 8).
-    expect(ok(loadConfig(['--bucket-count', '8'], baseEnv, { ...opts, cpuCount: 2 })).threads.write).toBe(2);
-    expect(ok(loadConfig(['--bucket-count', '8'], baseEnv, { ...opts, cpuCount: 6 })).threads.write).toBe(4);
+    // Up to half the cores: 8 buckets on 2 cores get 1 writer, on 6 cores 2, on 8 cores 4 (divisors of 8).
+    expect(ok(loadConfig(['--bucket-count', '8'], baseEnv, { ...opts, cpuCount: 2 })).threads.write).toBe(1);
+    expect(ok(loadConfig(['--bucket-count', '8'], baseEnv, { ...opts, cpuCount: 6 })).threads.write).toBe(2);
+    expect(ok(loadConfig(['--bucket-count', '8'], baseEnv, { ...opts, cpuCount: 8 })).threads.write).toBe(4);
     expect(c.replication.factor).toBe(3);
     const two = ok(loadConfig(['-n', '2', '-i', '1'], baseEnv, opts));
     expect(two.replication.factor).toBe(2);
