@@ -9,8 +9,9 @@ import { nodeFileIo } from '../native-free-io/file-io.ts';
 import { PooledReadFileIo, READ_DESCRIPTORS_PER_THREAD } from '../native-free-io/pooled-read-file-io.ts';
 import { RESULT_HEAD_BYTES, ResultMode, StoreReader, writeResultHead, type RecordBatch } from '../src/engine/store-reader.ts';
 import { createWorkerLogger } from '../src/logging/logger.ts';
-import { encodeEvents } from '../src/protocol/event-map.ts';
-import type { RespProtocol } from '../src/protocol/resp-encoder.ts';
+import { encodeEvents, writeEventMap } from '../src/protocol/event-map.ts';
+import { RespEncoder, type RespProtocol } from '../src/protocol/resp-encoder.ts';
+import { RECORD_HEADER_BYTES } from '../native-free-io/segment-format.ts';
 import type { LogLevel } from '../src/config/config-schema.ts';
 import { SharedState } from '../src/threads/shared-state.ts';
 
@@ -28,7 +29,8 @@ export type ReadTask =
   | { op: 'getEvent'; eventId: Uint8Array; resp?: RespProtocol }
   | { op: 'scanStream'; streamId: string; partitionKey?: Uint8Array; from: number; to: number; count: number; resp?: RespProtocol; bounds?: boolean }
   | { op: 'streamVersion'; streamId: string; partitionKey?: Uint8Array }
-  | { op: 'scanPartition'; partitionId: number; from: number; to: number; count: number; resp?: RespProtocol; into?: ArrayBuffer }
+  /** `records` with `resp`: the raw records and their bare maps (ResultMode.recordsAndMaps), for subscription pages. */
+  | { op: 'scanPartition'; partitionId: number; from: number; to: number; count: number; resp?: RespProtocol; records?: boolean; into?: ArrayBuffer }
   /** Catch up with these buckets' published positions now (StoreReader.follow), ahead of the reads. */
   | { op: 'follow'; bucketIds: number[] };
 
@@ -69,6 +71,47 @@ function pack(batch: RecordBatch, hasMore: boolean, resp: RespProtocol | undefin
   return out;
 }
 
+/** Encoders for recordsAndMaps results, reused from task to task: their bytes are copied into the result. */
+const mapEncoders: Record<RespProtocol, RespEncoder> = {
+  2: new RespEncoder({ protocol: 2, slabBytes: 1 << 20 }),
+  3: new RespEncoder({ protocol: 3, slabBytes: 1 << 20 }),
+};
+
+/**
+ * The records and, after them, each one's bare event map in `protocol`, then the maps' bounds and the records'
+ * length (ResultMode.recordsAndMaps). The records stay where the collector put them: in the recycled buffer the
+ * task brought (`into`), when the maps fit after them, else all goes into a new buffer.
+ */
+function packRecordsAndMaps(batch: RecordBatch, hasMore: boolean, protocol: RespProtocol): Uint8Array {
+  const { records, count } = batch;
+  const e = mapEncoders[protocol];
+  const bounds = new Uint32Array(count + 1);
+  for (let i = 0, at = 0; i < count; i++) {
+    bounds[i] = e.length;
+    writeEventMap(e, records, at);
+    at += RECORD_HEADER_BYTES + records.readUInt32LE(at + 8);
+  }
+  bounds[count] = e.length;
+  const maps = e.take();
+  const recordsEnd = RESULT_HEAD_BYTES + records.length;
+  const total = recordsEnd + maps.length + 4 * (count + 1) + 4;
+  const w = batch.withHead;
+  let out: Buffer;
+  if (w !== undefined && w.buffer.byteLength - w.byteOffset >= total) {
+    out = Buffer.from(w.buffer, w.byteOffset, total);
+  } else {
+    out = Buffer.allocUnsafeSlow(total);
+    records.copy(out, RESULT_HEAD_BYTES);
+  }
+  maps.copy(out, recordsEnd);
+  e.recycle();
+  let p = recordsEnd + maps.length;
+  for (let i = 0; i <= count; i++, p += 4) out.writeUInt32LE(bounds[i], p);
+  out.writeUInt32LE(records.length, p);
+  writeResultHead(out, count, hasMore, ResultMode.recordsAndMaps);
+  return out;
+}
+
 export default function readTask(task: ReadTask): unknown {
   switch (task.op) {
     case 'getEvent':
@@ -79,6 +122,7 @@ export default function readTask(task: ReadTask): unknown {
     }
     case 'scanPartition': {
       const r = reader.scanPartition(task.partitionId, task.from, task.to, task.count, task.into);
+      if (task.records === true && task.resp !== undefined) return move(packRecordsAndMaps(r, r.hasMore, task.resp) as never);
       return move(pack(r, r.hasMore, task.resp, true) as never);
     }
     case 'streamVersion':

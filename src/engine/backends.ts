@@ -16,13 +16,18 @@ import { appendRequestBytes, encodeAppendRequest, encodeInPlaceAppendRequest, in
 /**
  * How a read's events come back: raw records, or already encoded as RESP event maps for a reply (`*N` + maps for
  * scans, the bare map for a single event). Encoding is done by whoever read them, a read worker in production,
- * so that the main thread only copies bytes.
+ * so that the main thread only copies bytes. `records`: the raw records as well, and each bare map with its bounds
+ * (no `*N`): a subscription page, which checks sequences and streams in the records and sends the maps.
  */
-export type ReadEncoding = { resp: RespProtocol; bounds?: boolean } | undefined;
+export type ReadEncoding = { resp: RespProtocol; bounds?: boolean; records?: boolean } | undefined;
 
 /** Puts the encoded form of a batch's events into it (for the reader's thread). */
 export function encodeBatch<T extends RecordBatch>(batch: T, encoding: ReadEncoding, array: boolean, headBytes = 0): T {
   if (encoding === undefined) return batch;
+  if (encoding.records === true) {
+    const bounds = new Uint32Array(batch.count + 1);
+    return { ...batch, resp: encodeEvents(batch.records, batch.count, encoding.resp, false, 0, bounds), bounds };
+  }
   const bounds = encoding.bounds === true ? new Uint32Array(batch.count + 1) : undefined;
   return { ...batch, resp: encodeEvents(batch.records, batch.count, encoding.resp, array, headBytes, bounds), bounds, records: batch.records.subarray(0, 0), withHead: undefined };
 }
@@ -52,8 +57,8 @@ export interface ReadBackend {
   scanStream(streamId: string, partitionKey: Uint8Array | undefined, from: number, to: number, count: number, encoding?: ReadEncoding): Promise<ScanResult>;
   streamVersion(streamId: string, partitionKey: Uint8Array | undefined): Promise<number>;
   /**
-   * `recyclable` (raw records only): the caller will say when it is done with the records (ScanResult.release), so
-   * their buffer may be one that goes round between the threads.
+   * `recyclable` (raw records, with or without `encoding.records`): the caller will say when it is done with the
+   * records (ScanResult.release), so their buffer may be one that goes round between the threads.
    */
   scanPartition(partitionId: number, from: number, to: number, count: number, encoding?: ReadEncoding, recyclable?: boolean): Promise<ScanResult>;
   /** Result buffers that went round (BufferPool), for INFO and tests; none when reads stay on this thread. */

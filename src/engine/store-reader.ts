@@ -31,7 +31,10 @@ export interface RecordBatch {
    * ArrayBuffer), for a read worker to fill and transfer without copying.
    */
   withHead?: Buffer;
-  /** When the read was asked for RESP: the events already encoded (see `encodeEvents`), and `records` empty. */
+  /**
+   * When the read was asked for RESP: the events already encoded (see `encodeEvents`), and `records` empty (unless
+   * asked for both, ReadEncoding.records).
+   */
   resp?: Buffer;
   /** With `resp`, when asked for: where each event's map starts in it, then where the last ends (count + 1). */
   bounds?: Uint32Array;
@@ -68,10 +71,12 @@ const RECORD_BYTES_GUESS = 512;
 export const RESULT_HEAD_BYTES = 8;
 
 /**
- * What follows a read worker's result head (byte 5 of it): raw records; RESP bytes; or the maps' bounds (count + 1
- * u32) and then the RESP bytes.
+ * What follows a read worker's result head (byte 5 of it): raw records; RESP bytes; the maps' bounds (count + 1
+ * u32) and then the RESP bytes; or (recordsAndMaps) the raw records, the RESP bytes, the maps' bounds (count + 1
+ * u32, from the start of the RESP bytes) and the records' length (u32), so that records read into a recycled buffer
+ * stay where they were read.
  */
-export const ResultMode = { records: 0, resp: 1, respWithBounds: 3 } as const;
+export const ResultMode = { records: 0, resp: 1, respWithBounds: 3, recordsAndMaps: 4 } as const;
 
 /** The result head: record count (u32), has-more (u8), mode (u8), 2 spare bytes. */
 export function writeResultHead(out: Buffer, count: number, hasMore: boolean, mode: (typeof ResultMode)[keyof typeof ResultMode]): void {

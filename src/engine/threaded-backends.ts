@@ -303,6 +303,13 @@ function unpack(result: Uint8Array): ScanResult {
   const hasMore = buf[4] === 1;
   const h = RESULT_HEAD_BYTES;
   if (buf[5] === ResultMode.resp) return { count, hasMore, records: buf.subarray(h, h), resp: buf.subarray(h) };
+  if (buf[5] === ResultMode.recordsAndMaps) {
+    const boundsAt = buf.length - 4 - 4 * (count + 1);
+    const recordsEnd = h + buf.readUInt32LE(buf.length - 4);
+    const bounds = new Uint32Array(count + 1);
+    for (let i = 0; i <= count; i++) bounds[i] = buf.readUInt32LE(boundsAt + 4 * i);
+    return { count, hasMore, records: buf.subarray(h, recordsEnd), resp: buf.subarray(recordsEnd, boundsAt), bounds };
+  }
   if (buf[5] === ResultMode.respWithBounds) {
     const bounds = new Uint32Array(count + 1);
     for (let i = 0; i <= count; i++) bounds[i] = buf.readUInt32LE(h + 4 * i);
@@ -398,9 +405,10 @@ export class PiscinaReadBackend implements ReadBackend {
   }
   async scanPartition(partitionId: number, from: number, to: number, count: number, encoding?: ReadEncoding, recyclable = false): Promise<ScanResult> {
     const pool = this.#poolOfPartition(partitionId);
-    if (!recyclable || encoding !== undefined) return unpack(await this.#run(pool, { op: 'scanPartition', partitionId, from, to, count, resp: encoding?.resp }));
+    const records = encoding?.records === true;
+    if (!recyclable || (encoding !== undefined && !records)) return unpack(await this.#run(pool, { op: 'scanPartition', partitionId, from, to, count, resp: encoding?.resp }));
     const into = this.#results.take();
-    const result = unpack(await this.#run(pool, { op: 'scanPartition', partitionId, from, to, count, into }, [into]));
+    const result = unpack(await this.#run(pool, { op: 'scanPartition', partitionId, from, to, count, resp: encoding?.resp, records, into }, [into]));
     const buffer = result.records.buffer as ArrayBuffer;
     if (buffer.byteLength === this.#results.bufferBytes) result.release = () => this.#results.give(buffer);
     return result;

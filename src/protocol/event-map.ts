@@ -38,6 +38,101 @@ function u32(buf: Buffer, at: number): number {
   return (buf[at] | (buf[at + 1] << 8) | (buf[at + 2] << 16)) + buf[at + 3] * 0x1000000;
 }
 
+/**
+ * The map's fixed text between its values, each piece once: the key of the next entry between the CR LF that ends
+ * a value and the type byte that starts the next one. Same in RESP2 and RESP3 but for the header.
+ */
+const piece = (text: string) => Buffer.from(text, 'latin1');
+const P = {
+  head3: piece('%11\r\n+event_id\r\n+'),
+  head2: piece('*22\r\n+event_id\r\n+'),
+  partitionKey: piece('\r\n+partition_key\r\n+'),
+  partitionId: piece('\r\n+partition_id\r\n:'),
+  transactionId: piece('\r\n+transaction_id\r\n+'),
+  partitionSequence: piece('\r\n+partition_sequence\r\n:'),
+  streamVersion: piece('\r\n+stream_version\r\n:'),
+  timestamp: piece('\r\n+timestamp\r\n:'),
+  streamId: piece('\r\n+stream_id\r\n$'),
+  eventName: piece('\r\n+event_name\r\n$'),
+  metadata: piece('\r\n+metadata\r\n$'),
+  payload: piece('\r\n+payload\r\n$'),
+  end: piece('\r\n'),
+};
+/** Bytes of a map besides its four blobs: the pieces, three UUIDs, four integers of up to 20 digits, four lengths. */
+const MAP_FIXED_BYTES_MAX = Object.values(P).reduce((n, b) => n + b.length, 0) + 3 * 36 + 4 * 20 + 4 * (10 + 2);
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
+
+function put(out: Buffer, p: number, bytes: Buffer): number {
+  const n = bytes.length;
+  if (n > 16) out.set(bytes, p);
+  else for (let k = 0; k < n; k++) out[p + k] = bytes[k];
+  return p + n;
+}
+
+/** The UUID at `src[at..at+16)` as 36 characters of lowercase hex with dashes (8-4-4-4-12). */
+function putUuid(out: Buffer, p: number, src: Buffer, at: number): number {
+  p = putHex(out, p, src, at, 4);
+  out[p] = 45; // '-'
+  p = putHex(out, p + 1, src, at + 4, 2);
+  out[p] = 45;
+  p = putHex(out, p + 1, src, at + 6, 2);
+  out[p] = 45;
+  p = putHex(out, p + 1, src, at + 8, 2);
+  out[p] = 45;
+  return putHex(out, p + 1, src, at + 10, 6);
+}
+
+function putHex(out: Buffer, p: number, src: Buffer, at: number, n: number): number {
+  for (let i = 0; i < n; i++) {
+    const b = src[at + i];
+    out[p] = HEX_HIGH[b];
+    out[p + 1] = HEX_LOW[b];
+    p += 2;
+  }
+  return p;
+}
+const HEX_HIGH = Uint8Array.from({ length: 256 }, (_, b) => HEX[b >>> 4]);
+const HEX_LOW = Uint8Array.from({ length: 256 }, (_, b) => HEX[b & 15]);
+
+/** The decimal digits of `n`, a non-negative safe integer. */
+function putUint(out: Buffer, p: number, n: number): number {
+  if (n < 1e9) return putSmall(out, p, n);
+  // Above 1e9: the high part, then the low nine digits zero-padded, all in 32-bit integer arithmetic.
+  const high = Math.floor(n / 1e9);
+  p = putUint(out, p, high);
+  let low = n - high * 1e9;
+  for (let k = p + 8; k >= p; k--) {
+    const q = (low / 10) | 0;
+    out[k] = 48 + (low - q * 10);
+    low = q;
+  }
+  return p + 9;
+}
+
+/** The decimal digits of `n`, 0 <= n < 1e9. */
+function putSmall(out: Buffer, p: number, n: number): number {
+  let digits = 1;
+  while (digits < 9 && n >= POWERS_OF_TEN[digits]) digits++;
+  let v = n | 0;
+  for (let k = p + digits - 1; k >= p; k--) {
+    const q = (v / 10) | 0;
+    out[k] = 48 + (v - q * 10);
+    v = q;
+  }
+  return p + digits;
+}
+const POWERS_OF_TEN = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
+
+function putBlob(out: Buffer, p: number, src: Buffer, start: number, length: number): number {
+  p = putUint(out, p, length);
+  out[p] = 13;
+  out[p + 1] = 10;
+  p += 2;
+  if (length <= 32) for (let k = 0; k < length; k++) out[p + k] = src[start + k];
+  else src.copy(out, p, start, start + length);
+  return p + length;
+}
+
 /** Writes the `%11` event map of the event record at `buf[at..]` (a record accepted by the reader). */
 export function writeEventMap(e: RespEncoder, buf: Buffer, at: number): void {
   const body = at + RECORD_HEADER_BYTES;
@@ -45,33 +140,36 @@ export function writeEventMap(e: RespEncoder, buf: Buffer, at: number): void {
   const eventNameLength = buf[body + 75];
   const metadataLength = u32(buf, body + 76);
   const payloadLength = u32(buf, body + 80);
-  e.mapHeader(11);
-  e.raw(key.eventId);
-  e.uuidSimple(buf, body);
-  e.raw(key.partitionKey);
-  e.uuidSimple(buf, body + 16);
-  e.raw(key.partitionId);
-  e.integer(buf[body + 72] | (buf[body + 73] << 8));
-  e.raw(key.transactionId);
-  e.uuidSimple(buf, body + 32);
-  e.raw(key.partitionSequence);
-  e.integer(readU64(buf, body + 48));
-  e.raw(key.streamVersion);
-  e.integer(readU64(buf, body + 56));
-  e.raw(key.timestamp);
-  e.integer(readU64(buf, body + 64));
-  let p = body + EVENT_BODY_FIXED_BYTES;
-  e.raw(key.streamId);
-  e.bulkStringRange(buf, p, p + streamIdLength);
-  p += streamIdLength;
-  e.raw(key.eventName);
-  e.bulkStringRange(buf, p, p + eventNameLength);
-  p += eventNameLength;
-  e.raw(key.metadata);
-  e.bulkStringRange(buf, p, p + metadataLength);
-  p += metadataLength;
-  e.raw(key.payload);
-  e.bulkStringRange(buf, p, p + payloadLength);
+  // Straight into the encoder's slab: one bounds check for the whole map instead of one per value.
+  let p = e.reserveDirect(MAP_FIXED_BYTES_MAX + streamIdLength + eventNameLength + metadataLength + payloadLength);
+  const out = e.slab;
+  p = put(out, p, e.protocol === 3 ? P.head3 : P.head2);
+  p = putUuid(out, p, buf, body);
+  p = put(out, p, P.partitionKey);
+  p = putUuid(out, p, buf, body + 16);
+  p = put(out, p, P.partitionId);
+  p = putUint(out, p, buf[body + 72] | (buf[body + 73] << 8));
+  p = put(out, p, P.transactionId);
+  p = putUuid(out, p, buf, body + 32);
+  p = put(out, p, P.partitionSequence);
+  p = putUint(out, p, readU64(buf, body + 48));
+  p = put(out, p, P.streamVersion);
+  p = putUint(out, p, readU64(buf, body + 56));
+  p = put(out, p, P.timestamp);
+  p = putUint(out, p, readU64(buf, body + 64));
+  let v = body + EVENT_BODY_FIXED_BYTES;
+  p = put(out, p, P.streamId);
+  p = putBlob(out, p, buf, v, streamIdLength);
+  v += streamIdLength;
+  p = put(out, p, P.eventName);
+  p = putBlob(out, p, buf, v, eventNameLength);
+  v += eventNameLength;
+  p = put(out, p, P.metadata);
+  p = putBlob(out, p, buf, v, metadataLength);
+  v += metadataLength;
+  p = put(out, p, P.payload);
+  p = putBlob(out, p, buf, v, payloadLength);
+  e.wroteTo(put(out, p, P.end));
 }
 
 

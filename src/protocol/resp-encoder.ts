@@ -337,6 +337,28 @@ export class RespEncoder {
     this.#end += length;
   }
 
+  /**
+   * For a writer that fills the slab itself (event maps): makes room for `maxBytes` and returns where to write in
+   * `slab`; then {@link wroteTo} says where the bytes written end.
+   */
+  reserveDirect(maxBytes: number): number {
+    this.#reserve(maxBytes);
+    return this.#end;
+  }
+
+  /** The end of what was written directly after {@link reserveDirect} (at most its `maxBytes` on). */
+  wroteTo(end: number): void {
+    this.#end = end;
+  }
+
+  /** `raw` of `source[start .. end)`, without making a view of it. */
+  rawRange(source: Buffer, start: number, end: number): void {
+    const length = end - start;
+    this.#reserve(length);
+    source.copy(this.#slab, this.#end, start, end);
+    this.#end += length;
+  }
+
   // ---------------------------------------------------------------------------------------------------------
   // Aggregate headers: the caller writes the elements next.
 

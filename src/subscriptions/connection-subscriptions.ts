@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CommandContext, ConnectionState, Reply } from '../commands/command.ts';
 import { ReplyError, errorCode } from '../protocol/reply-error.ts';
-import { RespEncoder, encodeSimpleString } from '../protocol/resp-encoder.ts';
+import { RespEncoder, encodeSimpleString, type RespProtocol } from '../protocol/resp-encoder.ts';
 import type { EventPage } from './page-reader.ts';
 import type { ParsedSubscribe } from './subscribe-args.ts';
 import { SubscriptionHub } from './subscription-hub.ts';
@@ -98,6 +98,10 @@ export class SubscriptionPushSink implements SubscriptionSink {
       return Buffer.from(e.take());
     };
     this.#messageHead = { 2: head(2), 3: head(3) };
+  }
+
+  get mapProtocol(): RespProtocol {
+    return this.#connection.protocol;
   }
 
   send(page: EventPage, start: number, end: number, firstCursor: number): boolean {

@@ -23,6 +23,16 @@ export const PAGE_EVENTS_MAX = 512;
 /** Pages aim at about this many bytes of records (large events make shorter pages). */
 export const PAGE_BYTES_TARGET = 1024 * 1024;
 
+/**
+ * Each event's bare map in `protocol`, encoded by the read worker alongside the records (ReadEncoding.records):
+ * event i's is `bytes[bounds[i] .. bounds[i + 1])`. Sending it is then a copy on the main thread.
+ */
+export interface PageMaps {
+  protocol: RespProtocol;
+  bytes: Buffer;
+  bounds: Uint32Array;
+}
+
 export class EventPage {
   readonly count: number;
   /** Whether the store has more events past this page (exact). */
@@ -44,11 +54,13 @@ export class EventPage {
   #resp3: (Buffer | undefined)[] | undefined;
   #resp2: (Buffer | undefined)[] | undefined;
   #json: (string | undefined)[] | undefined;
+  readonly #maps: PageMaps | undefined;
 
-  constructor(records: Buffer, count: number, hasMore: boolean, recent?: readonly RecentEvent[], giveBack?: () => void) {
+  constructor(records: Buffer, count: number, hasMore: boolean, recent?: readonly RecentEvent[], giveBack?: () => void, maps?: PageMaps) {
     this.count = count;
     this.hasMore = hasMore;
     this.#giveBack = giveBack;
+    this.#maps = maps;
     this.#offsets = new Array<number>(count);
     this.#sequences = new Array<number>(count);
     this.#versions = new Array<number>(count);
@@ -130,7 +142,9 @@ export class EventPage {
 
   /** Writes event `i` as the %11 event map (RESP3) or its flattened array (RESP2) to `e`. */
   writeMap(e: RespEncoder, i: number): void {
-    if (this.consumers > 1) e.raw(this.mapBytes(i, e.protocol));
+    const maps = this.#maps;
+    if (maps !== undefined && maps.protocol === e.protocol) e.rawRange(maps.bytes, maps.bounds[i], maps.bounds[i + 1]);
+    else if (this.consumers > 1) e.raw(this.mapBytes(i, e.protocol));
     else if (this.#recent === undefined) writeEventMap(e, this.#buffers[i], this.#offsets[i]);
     else this.#recent[i].writeMap(e);
   }
@@ -138,6 +152,8 @@ export class EventPage {
   /** Event `i` as the %11 event map (RESP3) or its flattened array (RESP2). */
   mapBytes(i: number, protocol: RespProtocol): Buffer {
     if (this.#recent !== undefined) return this.#recent[i].mapBytes(protocol);
+    const maps = this.#maps;
+    if (maps !== undefined && maps.protocol === protocol) return maps.bytes.subarray(maps.bounds[i], maps.bounds[i + 1]);
     let cache = protocol === 3 ? this.#resp3 : this.#resp2;
     if (cache === undefined) {
       cache = new Array<Buffer | undefined>(this.count);
@@ -184,17 +200,21 @@ export class PageReader {
    * Events of the partition from sequence `from` on, at most `count` (a shared read may give more or fewer).
    * `gen` is the partition's generation the caller saw just before asking (SubscriptionHub): a read is shared only
    * between callers that saw the same generation, so every caller gets a read that started after its snapshot.
+   * `maps`: the protocol the caller sends events in, if it sends RESP maps: a read from disk then comes with the
+   * maps encoded by the read worker (PageMaps), and is shared only between callers of the same protocol.
    */
-  partition(partitionId: number, from: number, count: number, gen: number): Promise<EventPage> {
-    return this.#shared(`p${partitionId}:${from}:${gen}`, async () => {
+  partition(partitionId: number, from: number, count: number, gen: number, maps?: RespProtocol): Promise<EventPage> {
+    return this.#shared(`p${partitionId}:${from}:${gen}:${maps ?? 0}`, async () => {
       // The recent-events cache first. It answers only from its floor on, and then exactly (RecentEvents): a run
       // that stops short of the watermark stops where events are still on their way to this thread, and their
       // arrival bumps the partition's generation again (SubscriptionHub), so "no more" holds for this generation.
       const run = this.recent?.read(partitionId, from, count);
       if (run !== undefined) return EventPage.fromRecent(run.events, run.more);
       this.diskReads++;
-      const r = await this.#db.scanPartitionRaw(partitionId, from, Number.MAX_SAFE_INTEGER, count, undefined, true);
-      return new EventPage(r.records, r.count, r.hasMore, undefined, r.release);
+      const encoding = maps === undefined ? undefined : { resp: maps, records: true };
+      const r = await this.#db.scanPartitionRaw(partitionId, from, Number.MAX_SAFE_INTEGER, count, encoding, true);
+      const pageMaps = maps !== undefined && r.resp !== undefined && r.bounds !== undefined ? { protocol: maps, bytes: r.resp, bounds: r.bounds } : undefined;
+      return new EventPage(r.records, r.count, r.hasMore, undefined, r.release, pageMaps);
     });
   }
 

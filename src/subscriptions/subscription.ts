@@ -34,6 +34,7 @@ import { AssertionError } from 'node:assert';
 import { formatUuid } from '../ids/partition-key.ts';
 import { EventPage, pageEventsFor } from './page-reader.ts';
 import type { SubscriptionHub, Wakeable } from './subscription-hub.ts';
+import type { RespProtocol } from '../protocol/resp-encoder.ts';
 
 /** Where a source starts: a sequence (partition) or version (stream), inclusive, or only what comes after now. */
 export type StartPosition = number | 'latest';
@@ -56,10 +57,12 @@ interface PartitionSource extends SourceBase {
   readonly kind: 'partition';
   /**
    * Read-ahead: the next page, asked for as soon as the previous one was taken (not at the next round), so the
-   * read workers always have the next pages of a catch-up in hand. `gen` and `watermark` are those the read
-   * started under, which is what its page may be trusted for; it is used only if it starts at `next`.
+   * read workers always have the next pages of a catch-up in hand, whether or not the window has room. Also the
+   * rest of a page the window cut short: its first `skip` events were sent. `gen` and `watermark` are those the
+   * read started under, which is what its page may be trusted for; it is used only if it continues at `next`. So a
+   * page is read once however the window splits it, and the next one is ready when an ack opens the window.
    */
-  ahead: { from: number; gen: number; watermark: number; page: Promise<EventPage> } | undefined;
+  ahead: { from: number; gen: number; watermark: number; page: Promise<EventPage>; skip: number } | undefined;
 }
 
 interface StreamSource extends SourceBase {
@@ -88,6 +91,8 @@ export interface SubscriptionSink {
    * take more (the connection is over its output limit and is being closed): the subscription then ends.
    */
   send(page: EventPage, start: number, end: number, firstCursor: number): boolean;
+  /** The protocol this sink sends event maps in, if it sends maps (pages read for it then bring them encoded). */
+  readonly mapProtocol?: RespProtocol;
   /** The subscription ended by itself (a read failed); not called for close(). */
   ended(reason: string): void;
 }
@@ -266,14 +271,15 @@ export class Subscription implements Wakeable {
           // turn, and share them (PageReader). A source that is not caught up afterwards goes back on the list.
           const taken = this.#news.length <= READS_PER_ROUND_MAX ? this.#news : this.#news.slice(0, READS_PER_ROUND_MAX);
           this.#news = taken === this.#news ? [] : this.#news.slice(READS_PER_ROUND_MAX);
-          const batch: { i: number; gen: number; watermark: number; tail: boolean; page: Promise<EventPage>; stale: boolean }[] = [];
+          const batch: { i: number; gen: number; watermark: number; tail: boolean; page: Promise<EventPage>; stale: boolean; skip: number }[] = [];
           for (const i of taken) {
             this.#inNews[i] = 0;
             const s = sources[i];
             const gen = this.#hub.gen(s.partitionId);
             if (gen === s.seenGen) continue;
             const watermark = this.#hub.watermark(s.partitionId);
-            const count = Math.min(credit, pageEventsFor(s.averageBytes));
+            // A partition source reads whole pages: what the window cannot take now waits in `ahead`.
+            const count = s.kind === 'partition' ? pageEventsFor(s.averageBytes) : Math.min(credit, pageEventsFor(s.averageBytes));
             let page: Promise<EventPage>;
             let tail = false;
             if (s.kind === 'partition') {
@@ -282,26 +288,28 @@ export class Subscription implements Wakeable {
               if (ahead !== undefined && ahead.from === s.next) {
                 // A page read under an older generation serves its events, but cannot show the source caught up
                 // as of `gen` (the wake that brought it here may be for events it missed): `stale` re-reads then.
-                batch.push({ i, gen: ahead.gen, watermark: ahead.watermark, tail, page: ahead.page, stale: ahead.gen !== gen });
+                batch.push({ i, gen: ahead.gen, watermark: ahead.watermark, tail, page: ahead.page, stale: ahead.gen !== gen, skip: ahead.skip });
                 continue;
               }
-              page = this.#hub.reader.partition(s.partitionId, s.next, count, gen);
+              page = this.#hub.reader.partition(s.partitionId, s.next, count, gen, this.#sink.mapProtocol);
             } else if (s.tailFrom >= 0 && watermark - s.tailFrom <= TAIL_GAP_MAX_EVENTS) {
               tail = true;
-              page = this.#hub.reader.partition(s.partitionId, s.tailFrom, TAIL_GAP_MAX_EVENTS, gen);
+              page = this.#hub.reader.partition(s.partitionId, s.tailFrom, TAIL_GAP_MAX_EVENTS, gen, this.#sink.mapProtocol);
             } else {
               page = this.#hub.reader.stream(s.streamId, s.partitionKey, s.keyText, s.next, count, gen);
             }
             page.catch(() => {}); // awaited below; a failure is handled there, once
-            batch.push({ i, gen, watermark, tail, page, stale: false });
+            batch.push({ i, gen, watermark, tail, page, stale: false, skip: 0 });
           }
-          for (const { i, gen, watermark, tail, page: pagePromise, stale } of batch) {
+          for (const { i, gen, watermark, tail, page: pagePromise, stale, skip } of batch) {
             const s = sources[i];
             const page = await pagePromise;
             if (this.#closed) return;
             if (this.#credit() <= 0) {
-              page.release();
-              this.#addNews(i); // the window filled up: this source reads again after an ack
+              // The window filled up: this source goes on after an ack, a partition source from this page.
+              if (s.kind === 'partition') s.ahead = { from: s.next, gen, watermark, page: pagePromise, skip };
+              else page.release();
+              this.#addNews(i);
               continue;
             }
             this.#workSinceYield += PAGE_WORK;
@@ -314,18 +322,22 @@ export class Subscription implements Wakeable {
               page.release();
               continue;
             }
-            const r = this.#take(s, page);
+            const r = this.#take(s, page, skip);
             if (r < 0) return; // the receiver is gone
             sent += r;
+            // The window took only part of a partition page: the rest waits for the next ack.
+            const held = s.kind === 'partition' && s.next < this.#pageEnd(s, page);
             if (s.next === this.#pageEnd(s, page) && !page.hasMore && !stale) {
               s.seenGen = gen;
               // Every event of the stream below the watermark seen with `gen` was readable to this read.
               if (s.kind === 'stream') s.tailFrom = Math.max(watermark, s.minSequence);
             } else {
               this.#addNews(i);
-              if (s.kind === 'partition' && page.hasMore) this.#readAhead(s);
+              if (held) (s as PartitionSource).ahead = { from: s.next, gen, watermark, page: pagePromise, skip: skip + r };
+              else if (s.kind === 'partition' && page.hasMore) this.#readAhead(s);
             }
-            page.release(); // its events are encoded (or copied) into the connection: nothing here reads it again
+            // Sent events are encoded (or copied) into the connection: nothing here reads them again.
+            if (!held) page.release();
           }
         }
         this.#workSinceYield += sent;
@@ -356,13 +368,11 @@ export class Subscription implements Wakeable {
 
   /** Starts reading the partition source's next page now (see PartitionSource.ahead). */
   #readAhead(s: PartitionSource): void {
-    const credit = this.#credit();
-    if (credit <= 0) return;
     const gen = this.#hub.gen(s.partitionId);
     const watermark = this.#hub.watermark(s.partitionId);
-    const page = this.#hub.reader.partition(s.partitionId, s.next, Math.min(credit, pageEventsFor(s.averageBytes)), gen);
+    const page = this.#hub.reader.partition(s.partitionId, s.next, pageEventsFor(s.averageBytes), gen, this.#sink.mapProtocol);
     page.catch(() => {}); // awaited when used; an unused one's failure is nobody's
-    s.ahead = { from: s.next, gen, watermark, page };
+    s.ahead = { from: s.next, gen, watermark, page, skip: 0 };
     this.readsAhead++;
   }
 
@@ -410,21 +420,22 @@ export class Subscription implements Wakeable {
   }
 
   /**
-   * Sends what the window allows of a page that starts at the source's position, and moves the position.
-   * Returns the number of events sent, or -1 when the receiver can take no more.
+   * Sends what the window allows of a page whose event `skip` is at the source's position (the events before it
+   * were sent already), and moves the position. Returns the number of events sent, or -1 when the receiver can take
+   * no more.
    */
-  #take(s: Source, page: EventPage): number {
+  #take(s: Source, page: EventPage, skip: number): number {
     const count = page.count;
     // Pair assertion: the page must continue exactly where the source stands, without a gap.
-    for (let i = 0; i < count; i++) {
+    for (let i = skip; i < count; i++) {
       const at = s.kind === 'partition' ? page.sequence(i) : page.version(i);
-      if (at !== s.next + i) {
+      if (at !== s.next + i - skip) {
         throw new AssertionError({
-          message: `subscription ${this.id}: ${s.kind === 'partition' ? `partition ${s.partitionId} sequence` : `stream '${s.streamId}' version`} ${at} where ${s.next + i} was expected`,
+          message: `subscription ${this.id}: ${s.kind === 'partition' ? `partition ${s.partitionId} sequence` : `stream '${s.streamId}' version`} ${at} where ${s.next + i - skip} was expected`,
         });
       }
     }
-    let start = 0;
+    let start = skip;
     if (s.kind === 'stream') {
       // FROM LATEST: versions appended before the subscription come first; step over them.
       while (start < count && page.sequence(start) < s.minSequence) start++;
@@ -439,7 +450,7 @@ export class Subscription implements Wakeable {
         return -1;
       }
     }
-    s.next += end;
+    s.next += end - skip;
     if (count > 0) s.averageBytes = page.bytes / count;
     return end - start;
   }

@@ -103,6 +103,25 @@ describe('subscription engine (in-process)', () => {
     sub.close();
   });
 
+  it('a small window reads each page once: what the window cannot take waits for the ack, not for a re-read', async () => {
+    const db = await fresh();
+    await appendSpread(db, 4000); // ~125 events a partition: one page each
+    const reader = SubscriptionHub.of(db).reader;
+    const before = reader.diskReads;
+    const { sub, sink } = subscribe(db, allPartitions(db, 0), 10);
+    sink.onSend = (_first, last) => setImmediate(() => sub.ack(last));
+    await waitFor(() => sink.received.length >= 4000, '4,000 events');
+    await settle();
+    expect(sink.received.length).toBe(4000);
+    checkCursors(sink.received);
+    checkPartitions(sink.received);
+    checkStreams(sink.received);
+    // Window-sized reads would be 400 or more (4,000 events, 10 at a time); whole pages are about one per partition
+    // and a read-ahead or a re-read past the end for some.
+    expect(reader.diskReads - before).toBeLessThan(3 * 32);
+    sub.close();
+  });
+
   it('window without acks: exactly `window` events, then nothing until EACK', async () => {
     const db = await fresh();
     await appendSpread(db, 500);
