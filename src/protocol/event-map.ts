@@ -12,7 +12,7 @@
  */
 import { EVENT_BODY_FIXED_BYTES, RECORD_HEADER_BYTES } from '../../native-free-io/segment-format.ts';
 import { readU64 } from '../../native-free-io/u64.ts';
-import { encodeSimpleString, RespEncoder, type RespProtocol } from './resp-encoder.ts';
+import { encodeSimpleString, RespEncoder, writeDigits, type RespProtocol } from './resp-encoder.ts';
 
 /** Map keys, encoded once (`+key\r\n`, the same in RESP2 and RESP3). */
 export const key = {
@@ -96,7 +96,7 @@ const HEX_LOW = Uint8Array.from({ length: 256 }, (_, b) => HEX[b & 15]);
 
 /** The decimal digits of `n`, a non-negative safe integer. */
 function putUint(out: Buffer, p: number, n: number): number {
-  if (n < 1e9) return putSmall(out, p, n);
+  if (n < 1e9) return writeDigits(out, p, n);
   // Above 1e9: the high part, then the low nine digits zero-padded, all in 32-bit integer arithmetic.
   const high = Math.floor(n / 1e9);
   p = putUint(out, p, high);
@@ -109,19 +109,6 @@ function putUint(out: Buffer, p: number, n: number): number {
   return p + 9;
 }
 
-/** The decimal digits of `n`, 0 <= n < 1e9. */
-function putSmall(out: Buffer, p: number, n: number): number {
-  let digits = 1;
-  while (digits < 9 && n >= POWERS_OF_TEN[digits]) digits++;
-  let v = n | 0;
-  for (let k = p + digits - 1; k >= p; k--) {
-    const q = (v / 10) | 0;
-    out[k] = 48 + (v - q * 10);
-    v = q;
-  }
-  return p + digits;
-}
-const POWERS_OF_TEN = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 
 function putBlob(out: Buffer, p: number, src: Buffer, start: number, length: number): number {
   p = putUint(out, p, length);

@@ -555,7 +555,7 @@ const UUID_LINE_BYTES = 39;
 const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
 
 /** Writes the decimal digits of `n` (0 <= n < 2^31) at `slab[p..]`; returns the position after them. */
-function writeDigits(slab: Buffer, p: number, n: number): number {
+export function writeDigits(slab: Buffer, p: number, n: number): number {
   let digits = 1;
   while (digits < 10 && n >= powersOfTen[digits]) digits++;
   let v = n | 0;
