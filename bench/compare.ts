@@ -78,6 +78,8 @@ const seconds = argv.seconds ?? (quick ? 1 : 10);
  * 3 s and ~190k/s after 3 s of warm-up, 2026-12-07) and costs the others nothing.
  */
 const warmupSeconds = argv['warmup-seconds'] ?? (quick ? 0 : 3);
+/** Warm-up appends go to streams of their own, so that the timed run's expected versions start from empty streams. */
+const WARMUP_STREAM_PREFIX = 'warm:';
 const clients = argv.clients;
 const payloadBytes = argv['payload-bytes'];
 const streams = argv.streams;
@@ -284,7 +286,7 @@ async function loadAppends(system: SystemId, pipeline: number, expectedVersions:
       const server = pgs!;
       await server.reset();
       try {
-        if (warmupSeconds > 0) await runLoad({ ...loadBase(), durationSeconds: warmupSeconds, onProgress: null, target: 'postgres', command: 'append', port: server.port, pipeline, expectedVersions });
+        if (warmupSeconds > 0) await runLoad({ ...loadBase(), durationSeconds: warmupSeconds, onProgress: null, streamPrefix: WARMUP_STREAM_PREFIX, target: 'postgres', command: 'append', port: server.port, pipeline, expectedVersions });
         const summary = await runLoad({ ...loadBase(), target: 'postgres', command: 'append', port: server.port, pipeline, expectedVersions });
         rate = summary.opsPerSecond;
         record(fromLoad(system, workload, summary));
@@ -295,7 +297,7 @@ async function loadAppends(system: SystemId, pipeline: number, expectedVersions:
     }
     await withServer(starters[system]!, async (s) => {
       const command = system === 'sierradb' ? 'eappend' : 'xadd';
-      if (warmupSeconds > 0) await runLoad({ ...loadBase(), durationSeconds: warmupSeconds, onProgress: null, command, port: s.port, pipeline, expectedVersions });
+      if (warmupSeconds > 0) await runLoad({ ...loadBase(), durationSeconds: warmupSeconds, onProgress: null, streamPrefix: WARMUP_STREAM_PREFIX, command, port: s.port, pipeline, expectedVersions });
       const summary = await runLoad({ ...loadBase(), command, port: s.port, pipeline, expectedVersions });
       rate = summary.opsPerSecond;
       record(fromLoad(system, workload, summary));
