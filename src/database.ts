@@ -2,11 +2,13 @@
  * The embedded API: `open(dir, options)` returns a Database that appends and reads events in-process. The RESP
  * server is a thin layer over exactly this.
  *
- * By default the work runs on threads: one write worker per bucket (group commit, behind SharedArrayBuffer ring
- * queues) and a piscina pool of readers. `threads: false` runs the same engine on the calling thread, which the
+ * By default the work runs on threads: write workers for the buckets, one per bucket up to half the cores (group
+ * commit, behind SharedArrayBuffer ring queues), and a piscina pool of readers. `threads: false` runs the same engine on the calling thread, which the
  * simulation and power-loss tests use with a simulated disk.
  */
 import { isUtf8 } from 'node:buffer';
+import os from 'node:os';
+import { defaultWriteThreads } from './config/write-threads.ts';
 import type { Logger } from 'pino';
 import { nodeFileIo, type FileIo } from '../native-free-io/file-io.ts';
 import { openMeta } from '../native-free-io/data-layout.ts';
@@ -581,7 +583,7 @@ export async function open(dir: string, options: DatabaseOptions = {}): Promise<
     segmentSizeBytes,
     sharedState,
     streamCacheEntries: options.streamCacheEntries ?? DEFAULTS.streamCacheEntries,
-    writeThreads: options.threads?.write ?? bucketCount,
+    writeThreads: options.threads?.write ?? defaultWriteThreads(bucketCount, os.availableParallelism()),
     readThreads: options.threads?.read ?? DEFAULTS.readThreads,
     logLevel: options.logger?.level,
   });

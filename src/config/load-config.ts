@@ -32,6 +32,7 @@ import {
   type FlatConfig,
 } from './config-schema.ts';
 import { flagNameForKey, parseArgs, type CommandArgs } from '../cli/parse-args.ts';
+import { defaultWriteThreads } from './write-threads.ts';
 
 /** Where a key's effective value came from. */
 export type Source =
@@ -268,11 +269,7 @@ function resolve(input: ResolveInput): LoadResult {
   const nodeCount = get('node.count');
   setDefault('replication.factor', nodeCount === undefined ? broken : Math.min(Math.max(nodeCount, 1), 3));
   const bucketCount = get('bucket.count');
-  // One writer per bucket up to half the cores: the main thread and the clients need the rest. A writer syncs all
-  // its buckets at once, so its count sets the CPU for staging, not the fsync concurrency. On 2 cores one writer of
-  // 4 buckets appended ~8% faster than two of 2 at -P 1 and at -P 16, and two ~10% faster than four (2026-12-07, 2026-11-23).
-  const writerCores = Math.max(1, Math.min(threadsMax, Math.floor(input.cpuCount / 2)));
-  setDefault('threads.write', bucketCount === undefined ? broken : largestDivisorAtMost(bucketCount, writerCores));
+  setDefault('threads.write', bucketCount === undefined ? broken : defaultWriteThreads(bucketCount, input.cpuCount, threadsMax));
   // node.index has a default only on a single node: with several, each must be told which one it is.
   if (nodeCount === 1) setDefault('node.index', 0);
   else if (!resolved.has('node.index')) {
@@ -499,11 +496,6 @@ function xdgDir(value: string | undefined, fallback: string): string {
 
 function roamingAppData(env: Env, homeDir: string): string {
   return env.APPDATA || path.win32.join(homeDir, 'AppData', 'Roaming');
-}
-
-function largestDivisorAtMost(n: number, max: number): number {
-  for (let d = Math.min(n, max); d > 1; d--) if (n % d === 0) return d;
-  return 1;
 }
 
 function deepFreeze<T extends object>(o: T): T {
