@@ -98,13 +98,17 @@ export function startDatasync(handle: FileHandle, done: (err: Error | null) => v
     handle.datasyncAsync(done);
     return;
   }
-  let failure: Error | null = null;
+  setImmediate(done, datasyncFailure(handle));
+}
+
+/** `handle.datasync()` here and now: its failure, or null once it succeeded. A failure is final (never retried). */
+export function datasyncFailure(handle: FileHandle): Error | null {
   try {
     handle.datasync();
+    return null;
   } catch (err) {
-    failure = err as Error;
+    return err as Error;
   }
-  setImmediate(done, failure);
 }
 
 /**

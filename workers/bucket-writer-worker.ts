@@ -4,11 +4,11 @@
  * Loop: sleep in Atomics.wait until a request arrives → drain every request in the ring, staging appends into
  * their bucket's batch (each frame is released as soon as its bytes are copied into the batch) → for each bucket
  * with staged work, one write, then one fdatasync per bucket, all at once (group commit) → one completion frame per
- * request. Requests that
- * arrive during an fdatasync wait in the ring and form the next batch, so batches grow with load by themselves.
+ * request. Requests that arrive during the fdatasyncs wait in the ring and form the next batch, so batches grow with
+ * load by themselves.
  */
 import { workerData, parentPort } from 'node:worker_threads';
-import { nodeFileIo, startDatasync, type FileHandle } from '../native-free-io/file-io.ts';
+import { datasyncFailure, nodeFileIo, startDatasync, type FileHandle } from '../native-free-io/file-io.ts';
 import { PooledReadFileIo, READ_DESCRIPTORS_PER_THREAD } from '../native-free-io/pooled-read-file-io.ts';
 import { BucketWriter } from '../src/engine/bucket-writer.ts';
 import { createWorkerLogger } from '../src/logging/logger.ts';
@@ -134,7 +134,10 @@ function round(): void {
       if (handle !== undefined) toSync++;
     }
     if (toSync <= 1) {
-      for (let f = 0; f < flushing.length; f++) syncErrors[f] = syncNow(syncHandles[f]);
+      for (let f = 0; f < flushing.length; f++) {
+        const handle = syncHandles[f];
+        if (handle !== undefined) syncErrors[f] = datasyncFailure(handle);
+      }
       if (!acknowledge()) return;
       continue;
     }
@@ -148,16 +151,6 @@ function round(): void {
       });
     }
     return;
-  }
-}
-
-function syncNow(handle: FileHandle | undefined): Error | null {
-  if (handle === undefined) return null;
-  try {
-    handle.datasync();
-    return null;
-  } catch (err) {
-    return err as Error;
   }
 }
 

@@ -9,9 +9,8 @@ import { nodeFileIo } from '../native-free-io/file-io.ts';
 import { PooledReadFileIo, READ_DESCRIPTORS_PER_THREAD } from '../native-free-io/pooled-read-file-io.ts';
 import { RESULT_HEAD_BYTES, ResultMode, StoreReader, writeResultHead, type RecordBatch } from '../src/engine/store-reader.ts';
 import { createWorkerLogger } from '../src/logging/logger.ts';
-import { encodeEvents, writeEventMap } from '../src/protocol/event-map.ts';
+import { encodeEvents, writeEventMaps } from '../src/protocol/event-map.ts';
 import { RespEncoder, type RespProtocol } from '../src/protocol/resp-encoder.ts';
-import { RECORD_HEADER_BYTES } from '../native-free-io/segment-format.ts';
 import type { LogLevel } from '../src/config/config-schema.ts';
 import { SharedState } from '../src/threads/shared-state.ts';
 
@@ -86,12 +85,7 @@ function packRecordsAndMaps(batch: RecordBatch, hasMore: boolean, protocol: Resp
   const { records, count } = batch;
   const e = mapEncoders[protocol];
   const bounds = new Uint32Array(count + 1);
-  for (let i = 0, at = 0; i < count; i++) {
-    bounds[i] = e.length;
-    writeEventMap(e, records, at);
-    at += RECORD_HEADER_BYTES + records.readUInt32LE(at + 8);
-  }
-  bounds[count] = e.length;
+  writeEventMaps(e, records, count, bounds);
   const maps = e.take();
   const recordsEnd = RESULT_HEAD_BYTES + records.length;
   const total = recordsEnd + maps.length + 4 * (count + 1) + 4;

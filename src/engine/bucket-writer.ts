@@ -16,7 +16,7 @@
  */
 import { internedText } from '../../native-free-io/text-interner.ts';
 import type { Logger } from 'pino';
-import { mkdirDurable, type FileHandle, type FileIo } from '../../native-free-io/file-io.ts';
+import { datasyncFailure, mkdirDurable, type FileHandle, type FileIo } from '../../native-free-io/file-io.ts';
 import { DATA_FILE, listSegmentIds, segmentDir, segmentFile, segmentsDir } from '../../native-free-io/data-layout.ts';
 import {
   COMMIT_RECORD_BYTES,
@@ -400,14 +400,7 @@ export class BucketWriter {
 
   /** Writes and syncs what is staged; on success applies and publishes it, on failure fails those transactions. */
   #flush(): void {
-    if (!this.#writeStaged()) return;
-    let syncError: Error | null = null;
-    try {
-      this.#data.datasync();
-    } catch (err) {
-      syncError = err as Error;
-    }
-    this.#afterSync(syncError);
+    if (this.#writeStaged()) this.#afterSync(datasyncFailure(this.#data));
   }
 
   /**

@@ -334,7 +334,7 @@ export class StoreReader {
     this.#logged(() => this.#bucket(bucketId));
   }
 
-    bucketOfPartition(partitionId: number): number {
+  bucketOfPartition(partitionId: number): number {
     return bucketIdForPartition(partitionId, this.#o.bucketCount);
   }
 

@@ -293,6 +293,13 @@ export class ThreadedWriteBackend implements WriteBackend {
   }
 }
 
+/** The count + 1 u32 map bounds at `buf[at..]` of a read worker's result. */
+function readBounds(buf: Buffer, at: number, count: number): Uint32Array {
+  const bounds = new Uint32Array(count + 1);
+  for (let i = 0; i <= count; i++) bounds[i] = buf.readUInt32LE(at + 4 * i);
+  return bounds;
+}
+
 /**
  * A read worker's result: the head (writeResultHead), then what its ResultMode says (see pack in
  * workers/read-worker.ts).
@@ -306,13 +313,10 @@ function unpack(result: Uint8Array): ScanResult {
   if (buf[5] === ResultMode.recordsAndMaps) {
     const boundsAt = buf.length - 4 - 4 * (count + 1);
     const recordsEnd = h + buf.readUInt32LE(buf.length - 4);
-    const bounds = new Uint32Array(count + 1);
-    for (let i = 0; i <= count; i++) bounds[i] = buf.readUInt32LE(boundsAt + 4 * i);
-    return { count, hasMore, records: buf.subarray(h, recordsEnd), resp: buf.subarray(recordsEnd, boundsAt), bounds };
+    return { count, hasMore, records: buf.subarray(h, recordsEnd), resp: buf.subarray(recordsEnd, boundsAt), bounds: readBounds(buf, boundsAt, count) };
   }
   if (buf[5] === ResultMode.respWithBounds) {
-    const bounds = new Uint32Array(count + 1);
-    for (let i = 0; i <= count; i++) bounds[i] = buf.readUInt32LE(h + 4 * i);
+    const bounds = readBounds(buf, h, count);
     return { count, hasMore, records: buf.subarray(h, h), resp: buf.subarray(h + 4 * (count + 1)), bounds };
   }
   return { count, hasMore, records: buf.subarray(h) };

@@ -12,7 +12,7 @@
  */
 import { EVENT_BODY_FIXED_BYTES, RECORD_HEADER_BYTES } from '../../native-free-io/segment-format.ts';
 import { readU64 } from '../../native-free-io/u64.ts';
-import { encodeSimpleString, RespEncoder, writeDigits, type RespProtocol } from './resp-encoder.ts';
+import { encodeSimpleString, RespEncoder, writeDigits, writeUuidText, type RespProtocol } from './resp-encoder.ts';
 
 /** Map keys, encoded once (`+key\r\n`, the same in RESP2 and RESP3). */
 export const key = {
@@ -60,7 +60,6 @@ const P = {
 };
 /** Bytes of a map besides its four blobs: the pieces, three UUIDs, four integers of up to 20 digits, four lengths. */
 const MAP_FIXED_BYTES_MAX = Object.values(P).reduce((n, b) => n + b.length, 0) + 3 * 36 + 4 * 20 + 4 * (10 + 2);
-const HEX = Buffer.from('0123456789abcdef', 'latin1');
 
 function put(out: Buffer, p: number, bytes: Buffer): number {
   const n = bytes.length;
@@ -68,31 +67,6 @@ function put(out: Buffer, p: number, bytes: Buffer): number {
   else for (let k = 0; k < n; k++) out[p + k] = bytes[k];
   return p + n;
 }
-
-/** The UUID at `src[at..at+16)` as 36 characters of lowercase hex with dashes (8-4-4-4-12). */
-function putUuid(out: Buffer, p: number, src: Buffer, at: number): number {
-  p = putHex(out, p, src, at, 4);
-  out[p] = 45; // '-'
-  p = putHex(out, p + 1, src, at + 4, 2);
-  out[p] = 45;
-  p = putHex(out, p + 1, src, at + 6, 2);
-  out[p] = 45;
-  p = putHex(out, p + 1, src, at + 8, 2);
-  out[p] = 45;
-  return putHex(out, p + 1, src, at + 10, 6);
-}
-
-function putHex(out: Buffer, p: number, src: Buffer, at: number, n: number): number {
-  for (let i = 0; i < n; i++) {
-    const b = src[at + i];
-    out[p] = HEX_HIGH[b];
-    out[p + 1] = HEX_LOW[b];
-    p += 2;
-  }
-  return p;
-}
-const HEX_HIGH = Uint8Array.from({ length: 256 }, (_, b) => HEX[b >>> 4]);
-const HEX_LOW = Uint8Array.from({ length: 256 }, (_, b) => HEX[b & 15]);
 
 /** The decimal digits of `n`, a non-negative safe integer. */
 function putUint(out: Buffer, p: number, n: number): number {
@@ -108,7 +82,6 @@ function putUint(out: Buffer, p: number, n: number): number {
   }
   return p + 9;
 }
-
 
 function putBlob(out: Buffer, p: number, src: Buffer, start: number, length: number): number {
   p = putUint(out, p, length);
@@ -131,13 +104,13 @@ export function writeEventMap(e: RespEncoder, buf: Buffer, at: number): void {
   let p = e.reserveDirect(MAP_FIXED_BYTES_MAX + streamIdLength + eventNameLength + metadataLength + payloadLength);
   const out = e.slab;
   p = put(out, p, e.protocol === 3 ? P.head3 : P.head2);
-  p = putUuid(out, p, buf, body);
+  p = writeUuidText(out, p, buf, body);
   p = put(out, p, P.partitionKey);
-  p = putUuid(out, p, buf, body + 16);
+  p = writeUuidText(out, p, buf, body + 16);
   p = put(out, p, P.partitionId);
   p = putUint(out, p, buf[body + 72] | (buf[body + 73] << 8));
   p = put(out, p, P.transactionId);
-  p = putUuid(out, p, buf, body + 32);
+  p = writeUuidText(out, p, buf, body + 32);
   p = put(out, p, P.partitionSequence);
   p = putUint(out, p, readU64(buf, body + 48));
   p = put(out, p, P.streamVersion);
@@ -168,6 +141,18 @@ export function writeEventMap(e: RespEncoder, buf: Buffer, at: number): void {
 export function encodeEvents(records: Buffer, count: number, protocol: RespProtocol, array: boolean, headBytes = 0, bounds?: Uint32Array): Buffer {
   const e = new RespEncoder({ protocol, slabBytes: Math.max(4096, records.length * 2 + 64) });
   if (array) e.arrayHeader(count);
+  writeEventMaps(e, records, count, bounds);
+  const bytes = e.take();
+  const out = Buffer.allocUnsafeSlow(headBytes + bytes.length);
+  bytes.copy(out, headBytes);
+  return out;
+}
+
+/**
+ * Writes the maps of `count` raw records (back to back) to `e`; with `bounds` (count + 1 entries), where each map
+ * starts in what `e` holds since its last take() and, last, where they end.
+ */
+export function writeEventMaps(e: RespEncoder, records: Buffer, count: number, bounds?: Uint32Array): void {
   let at = 0;
   for (let i = 0; i < count; i++) {
     if (bounds !== undefined) bounds[i] = e.length;
@@ -175,8 +160,4 @@ export function encodeEvents(records: Buffer, count: number, protocol: RespProto
     at += RECORD_HEADER_BYTES + records.readUInt32LE(at + 8);
   }
   if (bounds !== undefined) bounds[count] = e.length;
-  const bytes = e.take();
-  const out = Buffer.allocUnsafeSlow(headBytes + bytes.length);
-  bytes.copy(out, headBytes);
-  return out;
 }

@@ -252,14 +252,8 @@ export class RespEncoder {
     this.#reserve(UUID_LINE_BYTES);
     const slab = this.#slab;
     let p = this.#end;
-    slab[p++] = PLUS;
-    for (let i = 0; i < 16; i++) {
-      if (i === 4 || i === 6 || i === 8 || i === 10) slab[p++] = MINUS;
-      const b = bytes[at + i];
-      slab[p] = HEX_DIGITS[b >>> 4];
-      slab[p + 1] = HEX_DIGITS[b & 0x0f];
-      p += 2;
-    }
+    slab[p] = PLUS;
+    p = writeUuidText(slab, p + 1, bytes, at);
     slab[p] = CR;
     slab[p + 1] = LF;
     this.#end = p + 2;
@@ -553,6 +547,34 @@ const INT32_LIMIT = 2 ** 31;
 /** `+` + 36 characters + CRLF. */
 const UUID_LINE_BYTES = 39;
 const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+const HEX_HIGH = Uint8Array.from({ length: 256 }, (_, b) => HEX_DIGITS[b >>> 4]);
+const HEX_LOW = Uint8Array.from({ length: 256 }, (_, b) => HEX_DIGITS[b & 15]);
+
+/**
+ * The 16 bytes at `bytes[at..]` as 36 characters of lower-case hyphenated UUID (8-4-4-4-12) at `slab[p..]`; returns
+ * the position after them.
+ */
+export function writeUuidText(slab: Buffer, p: number, bytes: Uint8Array, at: number): number {
+  p = writeHex(slab, p, bytes, at, 4);
+  slab[p] = MINUS;
+  p = writeHex(slab, p + 1, bytes, at + 4, 2);
+  slab[p] = MINUS;
+  p = writeHex(slab, p + 1, bytes, at + 6, 2);
+  slab[p] = MINUS;
+  p = writeHex(slab, p + 1, bytes, at + 8, 2);
+  slab[p] = MINUS;
+  return writeHex(slab, p + 1, bytes, at + 10, 6);
+}
+
+function writeHex(slab: Buffer, p: number, bytes: Uint8Array, at: number, n: number): number {
+  for (let i = 0; i < n; i++) {
+    const b = bytes[at + i];
+    slab[p] = HEX_HIGH[b];
+    slab[p + 1] = HEX_LOW[b];
+    p += 2;
+  }
+  return p;
+}
 
 /** Writes the decimal digits of `n` (0 <= n < 2^31) at `slab[p..]`; returns the position after them. */
 export function writeDigits(slab: Buffer, p: number, n: number): number {
