@@ -123,6 +123,47 @@ describe.each(backends)('EventIndexFile on $name', ({ make }) => {
     expect(() => writeEventIndexFile(io, file, [{ eventId: a, offset: -1 }])).toThrow(RangeError);
   });
 
+  it('lays records out by hash, then id bytes, then offset, each entry exactly once (repeated ids included)', () => {
+    const { io, dir } = make();
+    const file = path.join(dir, 'index.eidx');
+    // Enough entries to fill every radix bucket several times over; every third id repeats an earlier one, at an
+    // offset both below and above it, so that runs of equal hashes need the tie-break.
+    const ids = eventIds(40_000);
+    const entries = ids.map((eventId, i) => ({ eventId, offset: 10_000_000 - i * 7 }));
+    for (let i = 3; i < ids.length; i += 3) entries.push({ eventId: ids[i - 3], offset: i % 2 === 0 ? 1 + i : 20_000_000 + i });
+    writeEventIndexFile(io, file, entries);
+    const bytes = readWholeFile(io, file);
+    const count = bytes.readUInt32LE(8);
+    const recordsAt = bytes.readUInt32LE(40);
+    expect(count).toBe(entries.length);
+    const key = (r: number) => {
+      const at = recordsAt + 28 * r;
+      return { hash: bytes.readUInt32LE(at), id: bytes.subarray(at + 4, at + 20), offset: bytes.readUInt32LE(at + 20) + bytes.readUInt32LE(at + 24) * 2 ** 32 };
+    };
+    const seen = new Map<string, number>();
+    for (const e of entries) seen.set(`${Buffer.from(e.eventId).toString('hex')}@${e.offset}`, (seen.get(`${Buffer.from(e.eventId).toString('hex')}@${e.offset}`) ?? 0) + 1);
+    let prev = key(0);
+    for (let r = 0; r < count; r++) {
+      const cur = key(r);
+      const name = `${cur.id.toString('hex')}@${cur.offset}`;
+      expect(seen.get(name)).toBe(1);
+      seen.delete(name);
+      if (r > 0) {
+        const order = prev.hash - cur.hash || Buffer.compare(prev.id, cur.id) || prev.offset - cur.offset;
+        if (order >= 0) expect({ r, prev, cur }).toBe('in ascending (hash, id, offset) order');
+      }
+      prev = cur;
+    }
+    expect(seen.size).toBe(0);
+    const index = EventIndexFile.open(io, file);
+    // The smallest offset of each id wins: the repeat's when it was placed below the original.
+    for (let j = 0; j + 3 < 3000; j += 3) {
+      const repeat = (j + 3) % 2 === 0 ? 1 + j + 3 : 20_000_000 + j + 3;
+      expect(index.lookup(ids[j])).toBe(Math.min(10_000_000 - j * 7, repeat));
+    }
+    index.close();
+  });
+
   it('detects every single-bit flip at open', () => {
     const { io, dir } = make();
     const file = path.join(dir, 'index.eidx');
