@@ -3,6 +3,7 @@
  *
  *   <dir>/meta.json
  *   <dir>/buckets/<bucket:05>/segments/<segment:010>/data.evts | index.eidx | partition.pidx | stream.sidx
+ *                                                   (and data.ckpt while the segment is active)
  *
  * meta.json fixes the bucket count, partition count and segment size at creation; reopening with other values
  * fails with a message that names both.
@@ -15,6 +16,8 @@ export const DATA_FILE = 'data.evts';
 export const EVENT_INDEX_FILE = 'index.eidx';
 export const PARTITION_INDEX_FILE = 'partition.pidx';
 export const STREAM_INDEX_FILE = 'stream.sidx';
+/** The active segment's checkpoint (segment-checkpoint.ts). */
+export const CHECKPOINT_FILE = 'data.ckpt';
 
 export function bucketDir(dir: string, bucketId: number): string {
   return path.join(dir, 'buckets', String(bucketId).padStart(5, '0'));

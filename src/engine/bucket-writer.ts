@@ -17,7 +17,8 @@
 import { internedText } from '../../native-free-io/text-interner.ts';
 import type { Logger } from 'pino';
 import { datasyncFailure, mkdirDurable, type FileHandle, type FileIo } from '../../native-free-io/file-io.ts';
-import { DATA_FILE, listSegmentIds, segmentDir, segmentFile, segmentsDir } from '../../native-free-io/data-layout.ts';
+import { CHECKPOINT_FILE, DATA_FILE, listSegmentIds, segmentDir, segmentFile, segmentsDir } from '../../native-free-io/data-layout.ts';
+import { CHECKPOINT_INTERVAL_BYTES, encodeCheckpoint, readCheckpoint } from '../../native-free-io/segment-checkpoint.ts';
 import {
   COMMIT_RECORD_BYTES,
   decodeSegmentHeader,
@@ -30,7 +31,7 @@ import {
   SEGMENT_HEADER_BYTES,
   SegmentFormatError,
 } from '../../native-free-io/segment-format.ts';
-import { scanCommitted } from '../../native-free-io/segment-scanner.ts';
+import { scanCommitted, type CommittedEvent, type CommittedScanResult } from '../../native-free-io/segment-scanner.ts';
 import { formatUuid } from '../ids/partition-key.ts';
 import type { SharedState } from '../threads/shared-state.ts';
 import { appendFrame as F, appendRequestBytes, encodeAppendRequest } from '../threads/write-messages.ts';
@@ -142,6 +143,13 @@ export class BucketWriter {
   /** Blocks of the active segment below this offset are written (data or zeros); above it the file is sparse. */
   #zeroedEnd = SEGMENT_HEADER_BYTES;
   #prezeroFailed = false;
+  /** The active segment's checkpoint file (segment-checkpoint.ts), opened when first written. */
+  #checkpoint: FileHandle | undefined;
+  /** The offset the checkpoint file holds (or the segment header's end when there is none). */
+  #checkpointed = SEGMENT_HEADER_BYTES;
+  /** Writing the checkpoint failed once: the writer stops trying (recovery then verifies more; nothing is lost). */
+  #checkpointFailed = false;
+  readonly #checkpointBuf = Buffer.alloc(20);
   #live = new SegmentIndex();
   readonly #nextSequence = new Map<number, number>();
   readonly #streamCache: LruCache<string, StreamState>;
@@ -441,6 +449,7 @@ export class BucketWriter {
     const staged = this.#staged;
     this.stats.events += staged.length;
     this.#durableOffset = start + length;
+    if (this.#durableOffset - this.#checkpointed >= CHECKPOINT_INTERVAL_BYTES) this.#writeCheckpoint(false);
     const buf = this.#buf;
     for (let i = 0; i < staged.length; i++) {
       const body = staged.at[i] + RECORD_HEADER_BYTES;
@@ -516,6 +525,43 @@ export class BucketWriter {
     return true;
   }
 
+  /**
+   * Records the durable offset in the active segment's checkpoint file; `sync` (a clean close) also makes the file
+   * durable. The checkpoint only spares recovery work, so a failure is logged and writing checkpoints stops.
+   */
+  #writeCheckpoint(sync: boolean): void {
+    if (this.#checkpointFailed) return;
+    const { io, dir } = this.#o;
+    try {
+      let created = false;
+      if (this.#checkpoint === undefined) {
+        const path = segmentFile(dir, this.bucketId, this.#segmentId, CHECKPOINT_FILE);
+        created = !io.exists(path);
+        this.#checkpoint = io.open(path, created ? 'create' : 'write');
+      }
+      this.#checkpoint.write(encodeCheckpoint(this.#segmentId, this.#durableOffset, this.#checkpointBuf), 0);
+      if (sync) {
+        this.#checkpoint.datasync();
+        io.syncDir(segmentDir(dir, this.bucketId, this.#segmentId));
+      }
+      this.#checkpointed = this.#durableOffset;
+    } catch (err) {
+      this.#checkpointFailed = true;
+      this.#closeCheckpoint();
+      this.#log?.warn({ bucket: this.bucketId, segment: this.#segmentId, err: String(err) }, 'writing the segment checkpoint failed; recovery will verify the whole active segment');
+    }
+  }
+
+  #closeCheckpoint(): void {
+    const h = this.#checkpoint;
+    this.#checkpoint = undefined;
+    try {
+      h?.close();
+    } catch {
+      // nothing to keep: the checkpoint is advisory
+    }
+  }
+
   #poison(err: Error): void {
     if (this.#poisoned !== undefined) return;
     this.#poisoned = err;
@@ -584,6 +630,15 @@ export class BucketWriter {
       this.#streamCache.set(streamId, { partitionKey: st.partitionKey, lastVersion: st.firstVersion + st.offsets.length - 1 });
     }
     this.#data.close();
+    // A sealed segment is read through its index files: its checkpoint is of no further use.
+    this.#closeCheckpoint();
+    try {
+      io.unlink(segmentFile(dir, this.bucketId, old, CHECKPOINT_FILE));
+    } catch {
+      // absent (never written), or left for `sierradb verify` to note: both harmless
+    }
+    this.#checkpointed = SEGMENT_HEADER_BYTES;
+    this.#checkpointFailed = false;
     this.#live = new SegmentIndex();
     this.#data = data;
     this.#segmentId = old + 1;
@@ -608,6 +663,8 @@ export class BucketWriter {
     mkdirDurable(io, segmentDir(dir, this.bucketId, segmentId));
     const path = segmentFile(dir, this.bucketId, segmentId, DATA_FILE);
     if (io.exists(path)) io.unlink(path); // a half-created segment from a crash or a failed rollover
+    const checkpoint = segmentFile(dir, this.bucketId, segmentId, CHECKPOINT_FILE);
+    if (io.exists(checkpoint)) io.unlink(checkpoint); // never trust a checkpoint of another file
     const data = io.open(path, 'create');
     try {
       data.write(encodeSegmentHeader({ bucketId: this.bucketId, segmentId, createdAtMs: (this.#o.now ?? Date.now)(), segmentSizeBytes: this.#o.segmentSizeBytes }), 0);
@@ -648,10 +705,8 @@ export class BucketWriter {
     } else {
       this.#data = io.open(path, 'write');
       this.#segmentId = activeId;
-      const size = this.#data.size();
-      const result = scanCommitted(this.#data, SEGMENT_HEADER_BYTES, Math.min(size, this.#o.segmentSizeBytes), (events) => {
-        for (const e of events) this.#live.addRecord(e.buf, e.at, e.offset);
-      });
+      const limit = Math.min(this.#data.size(), this.#o.segmentSizeBytes);
+      const result = this.#scanActive(activeId, limit);
       this.#durableOffset = result.committedEnd;
       if (result.stop !== 'end' && result.stop !== 'limit' || result.droppedEvents > 0) {
         this.#log?.warn(
@@ -688,6 +743,34 @@ export class BucketWriter {
     }
   }
 
+  /**
+   * Rebuilds the active segment's index from its records up to `limit`: below its checkpoint without CRC32C (those
+   * bytes were durable before it was written: no torn write there), verified from there on. If the records below
+   * the checkpoint do not scan cleanly to it, the checkpoint is not trusted and the whole segment is verified.
+   */
+  #scanActive(segmentId: number, limit: number): CommittedScanResult {
+    const { io, dir } = this.#o;
+    const addTo = (index: SegmentIndex) => (events: readonly CommittedEvent[]) => {
+      for (const e of events) index.addRecord(e.buf, e.at, e.offset);
+    };
+    const checkpoint = readCheckpoint(io, segmentFile(dir, this.bucketId, segmentId, CHECKPOINT_FILE), segmentId);
+    if (checkpoint !== undefined && checkpoint >= SEGMENT_HEADER_BYTES && checkpoint <= limit) {
+      const index = new SegmentIndex();
+      const trusted = scanCommitted(this.#data, SEGMENT_HEADER_BYTES, checkpoint, addTo(index), false);
+      if (trusted.stop === 'limit' && trusted.committedEnd === checkpoint && trusted.droppedEvents === 0) {
+        this.#live = index;
+        this.#checkpointed = checkpoint;
+        return scanCommitted(this.#data, checkpoint, limit, addTo(index));
+      }
+      this.#log?.error(
+        { bucket: this.bucketId, segment: segmentId, checkpoint, offset: trusted.committedEnd, reason: trusted.reason ?? 'uncommitted transaction' },
+        'records below the segment checkpoint do not scan cleanly; verifying the whole active segment',
+      );
+    }
+    this.#live = new SegmentIndex();
+    return scanCommitted(this.#data, SEGMENT_HEADER_BYTES, limit, addTo(this.#live));
+  }
+
   #headerValid(path: string): boolean {
     const h = this.#o.io.open(path, 'read');
     try {
@@ -702,10 +785,15 @@ export class BucketWriter {
     }
   }
 
-  /** Syncs nothing new (every batch is already durable), releases files. */
+  /**
+   * Syncs nothing new (every batch is already durable) but the checkpoint, so that the next open verifies nothing
+   * it wrote; releases files.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#poisoned === undefined && this.#durableOffset > SEGMENT_HEADER_BYTES) this.#writeCheckpoint(true);
+    this.#closeCheckpoint();
     this.#data.close();
     for (const s of this.#sealed) s.close();
   }

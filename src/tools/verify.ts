@@ -46,6 +46,7 @@ import * as path from 'node:path';
 import { nodeFileIo, readWholeFile, type FileHandle, type FileIo } from '../../native-free-io/file-io.ts';
 import {
   bucketDir,
+  CHECKPOINT_FILE,
   DATA_FILE,
   EVENT_INDEX_FILE,
   listSegmentIds,
@@ -786,7 +787,9 @@ export function checkSegment(o: CheckSegmentOptions): SegmentCheck {
 
   // Directory contents.
   for (const name of io.readdir(segDir)) {
-    if (KNOWN_SEGMENT_FILES.has(name)) {
+    if (name === CHECKPOINT_FILE) {
+      if (!active) add({ severity: 'note', kind: 'stray-file', file: name, message: 'checkpoint of a sealed segment, left by an interrupted rollover (unused)' });
+    } else if (KNOWN_SEGMENT_FILES.has(name)) {
       if (active && name !== DATA_FILE) add({ severity: 'note', kind: 'stray-file', file: name, message: 'index file in the active segment, left by an interrupted rollover (unused; rewritten at the next rollover)' });
     } else if (name.endsWith('.tmp')) {
       add({ severity: 'note', kind: 'stray-file', file: name, message: 'temporary file left by an interrupted index write (unused; replaced by the next write)' });
