@@ -503,9 +503,12 @@ async function scale(): Promise<void> {
       streams,
       payloadBytes,
       partitionCount: 32,
+      warmupSeconds,
+      warmupStreamPrefix: WARMUP_STREAM_PREFIX,
       onProgress: showProgress ? (line) => say(`    ${line}`) : undefined,
     }).finally(() => fs.rmSync(dir, { recursive: true, force: true }));
-    if (r.eventsAfterRestart !== r.events) throw new Error(`after the restart the store reports ${r.eventsAfterRestart} events, not ${r.events}`);
+    const expected = r.events + r.warmupEvents;
+    if (r.eventsAfterRestart !== expected) throw new Error(`after the restart the store reports ${r.eventsAfterRestart} events, not ${expected}`);
     scaleResult = r;
     say(
       `  sierradb-ts  first ${fmt(r.firstRate)}/s, last ${fmt(r.lastRate)}/s (${r.lastOverFirst.toFixed(2)}×), slowest ÷ fastest ${r.minOverMax.toFixed(2)}; ` +

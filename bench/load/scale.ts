@@ -4,7 +4,10 @@
  *
  * The appends go in `chunks` equal runs of the load generator (-c clients -P 16, the bench:compare workload), each
  * timed on its own: the first run fills an empty store, the last one a store that already holds
- * `events - events / chunks` events, across segment rollovers and sealed indexes. Then the server is stopped with
+ * `events - events / chunks` events, across segment rollovers and sealed indexes. Before the first run the server gets
+ * the warm-up every other timed run of bench:compare gets (`warmupSeconds` of the same workload, on streams of their
+ * own): without it the first run also timed the process's JIT tiering up, and the ratio compared a cold process with
+ * a warm one instead of an empty store with a full one. Then the server is stopped with
  * SIGTERM (a clean shutdown) and started again on the same directory; the restart time runs from spawning the
  * process to its first PONG, which is when it serves requests. The store must then report every event: the
  * partitions' sequences (EPSEQ) add up to `events`.
@@ -22,6 +25,10 @@ export type ScaleOptions = {
   streams: number;
   payloadBytes: number;
   partitionCount: number;
+  /** Untimed appends before the first timed run (seconds; 0: none). */
+  warmupSeconds: number;
+  /** Stream name prefix of the warm-up appends. */
+  warmupStreamPrefix: string;
   onProgress?: (line: string) => void;
 };
 
@@ -36,7 +43,9 @@ export type ScaleResult = {
   /** Slowest chunk ÷ fastest chunk. */
   minOverMax: number;
   restartMs: number;
-  /** Events the restarted store reports (sum over partitions of EPSEQ + 1). */
+  /** Events appended by the warm-up (stored too, before the timed runs). */
+  warmupEvents: number;
+  /** Events the restarted store reports (sum over partitions of EPSEQ + 1): warm-up and timed runs. */
   eventsAfterRestart: number;
 };
 
@@ -45,7 +54,25 @@ export async function measureScale(o: ScaleOptions): Promise<ScaleResult> {
   const chunkRates: number[] = [];
   let server = await o.start();
   let stored = 0;
+  let warmupEvents = 0;
   try {
+    if (o.warmupSeconds > 0) {
+      const w = await runLoad({
+        command: 'eappend',
+        port: server.port,
+        clients: o.clients,
+        pipeline: 16,
+        count: undefined,
+        durationSeconds: o.warmupSeconds,
+        streams: o.streams,
+        streamPrefix: o.warmupStreamPrefix,
+        payloadBytes: o.payloadBytes,
+        onProgress: null,
+      });
+      if (w.errors > 0) throw new Error(`warm-up: ${w.errors} errors ${JSON.stringify(w.errorsByCode)}`);
+      warmupEvents = w.ops;
+      o.onProgress?.(`warm-up: ${warmupEvents.toLocaleString('en-US')} events in ${o.warmupSeconds} s (untimed)`);
+    }
     while (stored < o.events) {
       const count = Math.min(chunk, o.events - stored);
       const r = await runLoad({
@@ -94,6 +121,7 @@ export async function measureScale(o: ScaleOptions): Promise<ScaleResult> {
     lastOverFirst: lastRate / firstRate,
     minOverMax: Math.min(...chunkRates) / Math.max(...chunkRates),
     restartMs,
+    warmupEvents,
     eventsAfterRestart,
   };
 }
