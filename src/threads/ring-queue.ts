@@ -544,10 +544,11 @@ export class RingQueue {
         continue;
       }
       const recordBytes = frameRecordBytes(frameBytes);
-      assert(
-        frameBytes >= 0 && frameBytes <= this.maxFrameBytes && recordBytes <= usedBytes && recordBytes <= untilEndBytes,
-        `corrupt frame length ${frameBytes} at offset ${offset} (${usedBytes} bytes in use)`,
-      );
+      // The message is made only on failure: a template literal evaluated for every frame (three numbers turned into
+      // text) was ~5% of a write worker's CPU under load.
+      if (!(frameBytes >= 0 && frameBytes <= this.maxFrameBytes && recordBytes <= usedBytes && recordBytes <= untilEndBytes)) {
+        assert(false, `corrupt frame length ${frameBytes} at offset ${offset} (${usedBytes} bytes in use)`);
+      }
       return start;
     }
   }
