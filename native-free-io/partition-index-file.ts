@@ -98,7 +98,7 @@ function decodeHeader(path: string, header: Buffer, fileBytes: number): Partitio
 export function writePartitionIndexFile(
   io: FileIo,
   path: string,
-  partitions: Map<number /* partition id */, { firstSequence: number; offsets: number[] }>,
+  partitions: ReadonlyMap<number /* partition id */, { firstSequence: number; offsets: ArrayLike<number> & Iterable<number> }>,
 ): void {
   const ids = [...partitions.keys()].sort((a, b) => a - b);
   let offsetCount = 0;

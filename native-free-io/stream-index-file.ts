@@ -142,10 +142,10 @@ function decodeHeader(path: string, header: Buffer, fileBytes: number): StreamIn
 export function writeStreamIndexFile(
   io: FileIo,
   path: string,
-  streams: Map<string, { partitionKey: Uint8Array; firstVersion: number; offsets: number[] }>,
+  streams: ReadonlyMap<string, { partitionKey: Uint8Array; firstVersion: number; offsets: ArrayLike<number> & Iterable<number> }>,
 ): void {
   const names: Buffer[] = [];
-  const values: { partitionKey: Uint8Array; firstVersion: number; offsets: number[] }[] = [];
+  const values: { partitionKey: Uint8Array; firstVersion: number; offsets: ArrayLike<number> & Iterable<number> }[] = [];
   let offsetCount = 0;
   for (const [streamId, s] of streams) {
     const name = Buffer.from(streamId, 'utf8');

@@ -30,6 +30,7 @@ import { CapturingSinkPool } from './engine/capturing-sink.ts';
 import { forEachRecord, StoreReader, type RecordBatch, type ScanResult } from './engine/store-reader.ts';
 import type { BufferPoolStats } from './buffers/buffer-pool.ts';
 import { SharedState } from './threads/shared-state.ts';
+import type { SegmentSealer } from './engine/segment-sealer.ts';
 import { TwoGenerationCache } from './engine/two-generation-cache.ts';
 import { StreamMapCache } from './engine/stream-map-cache.ts';
 import { murmur3x32 } from '../native-free-io/key-hash.ts';
@@ -51,6 +52,11 @@ export interface DatabaseOptions {
   threads?: { write?: number; read?: number } | false;
   /** File I/O seam; only with `threads: false` (the simulated disk lives in this thread). */
   io?: FileIo;
+  /**
+   * Only with `threads: false`: who writes sealed segments' index files (src/engine/segment-sealer.ts; tests hold
+   * them back). By default the writer writes them itself at the rollover; the worker threads have a sealer thread.
+   */
+  sealer?: SegmentSealer;
   logger?: Logger;
 }
 
@@ -569,12 +575,14 @@ export async function open(dir: string, options: DatabaseOptions = {}): Promise<
         streamCacheEntries: options.streamCacheEntries ?? DEFAULTS.streamCacheEntries,
         sharedState,
         logger: options.logger,
+        sealer: options.sealer,
       }),
     );
     const reader = new StoreReader({ io, dir, bucketCount, partitionCount, segmentSizeBytes, sharedState, logger: options.logger });
     return new Database({ ...common, writes: new InProcessWriteBackend(writers), reads: new InProcessReadBackend(reader) });
   }
   if (options.io !== undefined) throw new RangeError('a custom FileIo needs threads: false');
+  if (options.sealer !== undefined) throw new RangeError('a custom sealer needs threads: false');
   const { openThreadedBackends } = await import('./engine/threaded-backends.ts');
   const backends = await openThreadedBackends({
     dir,

@@ -7,10 +7,12 @@
  * request. Requests that arrive during the fdatasyncs wait in the ring and form the next batch, so batches grow with
  * load by themselves.
  */
-import { workerData, parentPort } from 'node:worker_threads';
+import { workerData, parentPort, Worker } from 'node:worker_threads';
 import { datasyncFailure, nodeFileIo, startDatasync, type FileHandle } from '../native-free-io/file-io.ts';
 import { PooledReadFileIo, READ_DESCRIPTORS_PER_THREAD } from '../native-free-io/pooled-read-file-io.ts';
 import { BucketWriter } from '../src/engine/bucket-writer.ts';
+import { packSealJob, type SegmentSealer } from '../src/engine/segment-sealer.ts';
+import type { SealerWorkerData } from './segment-sealer-worker.ts';
 import { createWorkerLogger } from '../src/logging/logger.ts';
 import type { LogLevel } from '../src/config/config-schema.ts';
 import { RingQueue } from '../src/threads/ring-queue.ts';
@@ -39,6 +41,28 @@ const completions = RingQueue.attach(data.completionRing);
 
 // Sealed segments are read through a bounded pool of descriptors; the active segments' writable handles are not pooled.
 const io = new PooledReadFileIo(nodeFileIo, READ_DESCRIPTORS_PER_THREAD);
+
+// Sealed segments' index files are written by a thread of their own (src/engine/segment-sealer.ts): a rollover
+// costs this loop a copy of the segment's index, not the ~450 ms of writing the files.
+const sealerData: SealerWorkerData = {
+  dir: data.dir,
+  workerIndex: data.workerIndex,
+  bucketCount: data.bucketCount,
+  partitionCount: data.partitionCount,
+  sharedStateBuffer: data.sharedStateBuffer,
+  logLevel: data.logLevel,
+};
+const sealerThread = new Worker(new URL('./segment-sealer-worker.ts', import.meta.url), { workerData: sealerData });
+// A sealer that dies leaves its segments to be answered from memory, and their files to the next open's rebuild.
+sealerThread.on('error', (err) => logger.error({ err: String(err) }, 'the sealer thread failed'));
+const sealer: SegmentSealer = {
+  seal(bucketId, segmentId, index) {
+    const { job, transfer } = packSealJob(bucketId, segmentId, index);
+    sealerThread.postMessage(job, transfer);
+  },
+};
+/** How long a shutdown waits for the sealer to finish (what it leaves undone, the next open rebuilds). */
+const SEALER_DRAIN_MS = 60_000;
 const writers = new Map<number, BucketWriter>();
 try {
   for (const bucketId of data.bucketIds) {
@@ -54,6 +78,7 @@ try {
         streamCacheEntries: data.streamCacheEntries,
         sharedState,
         logger,
+        sealer,
       }),
     );
   }
@@ -177,11 +202,29 @@ function acknowledge(): boolean {
   syncHandles.length = 0;
   syncErrors.length = 0;
   if (closing !== undefined) {
+    drainSealer();
     for (const w of writerList) w.close();
+    void sealerThread.terminate();
     pushFrame(encodeJsonCompletion(CompletionType.closed, closing, null));
     return false;
   }
   return true;
+}
+
+/** Waits until the sealer has written every segment handed to it, or SEALER_DRAIN_MS have passed. */
+function drainSealer(): void {
+  const deadline = performance.now() + SEALER_DRAIN_MS;
+  for (;;) {
+    const seen = sharedState.publishCounter();
+    const pending = writerList.reduce((n, w) => n + w.sealingCount, 0);
+    if (pending === 0) return;
+    const left = deadline - performance.now();
+    if (left <= 0) {
+      logger.warn({ segments: pending }, 'the sealer did not finish before shutdown; the next open rebuilds those index files');
+      return;
+    }
+    sharedState.waitForPublishSync(seen, Math.min(left, 100));
+  }
 }
 
 round();

@@ -40,6 +40,7 @@ import { nextVersion, wrongVersionError } from './expected-version.ts';
 import { LruCache } from './lru-cache.ts';
 import { SealedSegment } from './sealed-segment.ts';
 import { SegmentIndex } from './segment-index.ts';
+import type { SegmentSealer } from './segment-sealer.ts';
 import { BatchOutcomes } from './batch-outcomes.ts';
 
 export interface EventRequest {
@@ -77,6 +78,11 @@ export interface BucketWriterOptions {
   logger?: Logger;
   /** Clock for new segment headers (tests pin it). */
   now?: () => number;
+  /**
+   * Writes sealed segments' index files off this writer's loop (segment-sealer.ts); needs `sharedState`. Without
+   * one the writer writes them itself at the rollover, before the next segment takes appends.
+   */
+  sealer?: SegmentSealer;
 }
 
 export interface BucketWriterStats {
@@ -136,6 +142,8 @@ export class BucketWriter {
   readonly #o: BucketWriterOptions;
   readonly #log: Logger | undefined;
   readonly #sealed: SealedSegment[] = []; // ascending segment id
+  /** Segments handed to the sealer whose index files are not written yet, oldest first, with their in-memory index. */
+  readonly #sealing: { segmentId: number; index: SegmentIndex }[] = [];
   #segmentId = 0;
   #data!: FileHandle;
   /** Durable end of the active segment: everything below it is fdatasynced. */
@@ -241,6 +249,7 @@ export class BucketWriter {
    * batch, reading the frame in place: no object per event. Nothing keeps a view of the frame after this returns.
    */
   stageFrame(frame: Buffer, at = 0): void {
+    if (this.#sealing.length > 0) this.#collectSealed();
     if (this.#outcomesTaken) {
       this.#outcomesTaken = false;
       this.#outcomes.clear();
@@ -593,6 +602,15 @@ export class BucketWriter {
       this.#foundKey = cached.partitionKey;
       return cached.lastVersion;
     }
+    for (let i = this.#sealing.length - 1; i >= 0; i--) {
+      const st = this.#sealing[i].index.streams.get(streamId);
+      if (st !== undefined) {
+        const last = st.firstVersion + st.offsets.length - 1;
+        this.#streamCache.set(streamId, { partitionKey: st.partitionKey, lastVersion: last });
+        this.#foundKey = st.partitionKey;
+        return last;
+      }
+    }
     for (let i = this.#sealed.length - 1; i >= 0; i--) {
       const r = this.#sealed[i].lookup.streamRange(streamId);
       if (r !== undefined) {
@@ -614,16 +632,27 @@ export class BucketWriter {
   #rollover(): void {
     const old = this.#segmentId;
     const { io, dir } = this.#o;
-    this.#live.writeFiles(io, dir, this.bucketId, old);
-    const sealed = SealedSegment.open({ io, dir, bucketId: this.bucketId, segmentId: old, repairIndexFiles: true, logger: this.#log });
+    const sealer = this.#o.sealer;
+    let sealed: SealedSegment | undefined;
+    if (sealer === undefined) {
+      this.#live.writeFiles(io, dir, this.bucketId, old);
+      sealed = SealedSegment.open({ io, dir, bucketId: this.bucketId, segmentId: old, repairIndexFiles: true, logger: this.#log });
+    }
     let data: FileHandle;
     try {
       data = this.#createSegmentFile(old + 1);
     } catch (err) {
-      sealed.close();
+      sealed?.close();
       throw err;
     }
-    this.#sealed.push(sealed);
+    if (sealed !== undefined) {
+      this.#sealed.push(sealed);
+      this.#o.sharedState?.publishSealedBelow(this.bucketId, old + 1);
+    } else {
+      // The sealer writes the index files from a copy; until they exist this writer answers from the index in memory.
+      sealer!.seal(this.bucketId, old, this.#live);
+      this.#sealing.push({ segmentId: old, index: this.#live });
+    }
     // Streams whose latest version was in the old segment now resolve through its index; keep them warm in the
     // cache so that the rollover does not cost a burst of index reads.
     for (const [streamId, st] of this.#live.streams) {
@@ -648,6 +677,28 @@ export class BucketWriter {
     this.stats.rollovers++;
     this.#publish([]);
     this.#log?.info({ bucket: this.bucketId, sealed: old, active: old + 1 }, 'segment rolled over');
+  }
+
+  /** Turns the segments whose index files the sealer has written from their in-memory index to those files. */
+  #collectSealed(): void {
+    const below = this.#o.sharedState!.sealedBelow(this.bucketId);
+    while (this.#sealing.length > 0 && this.#sealing[0].segmentId < below) {
+      const { segmentId } = this.#sealing[0];
+      try {
+        this.#sealed.push(SealedSegment.open({ io: this.#o.io, dir: this.#o.dir, bucketId: this.bucketId, segmentId, repairIndexFiles: true, logger: this.#log }));
+      } catch (err) {
+        // The data file could not be opened or read (EIO): keep answering from memory, try again with the next batch.
+        this.#log?.error({ bucket: this.bucketId, segment: segmentId, err: String(err) }, 'opening a sealed segment failed');
+        return;
+      }
+      this.#sealing.shift();
+    }
+  }
+
+  /** Segments handed to the sealer and not yet sealed (for the write worker's shutdown and for tests). */
+  get sealingCount(): number {
+    if (this.#sealing.length > 0) this.#collectSealed();
+    return this.#sealing.length;
   }
 
   #createSegment(segmentId: number): void {
@@ -683,6 +734,7 @@ export class BucketWriter {
     const ids = listSegmentIds(io, dir, this.bucketId);
     if (ids.length === 0) {
       this.#createSegment(0);
+      this.#o.sharedState?.publishSealedBelow(this.bucketId, 0);
       this.#publish([]);
       return;
     }
@@ -728,6 +780,8 @@ export class BucketWriter {
         if (!this.#nextSequence.has(pid)) this.#nextSequence.set(pid, lookup.partitionRange(pid)!.last + 1);
       }
     }
+    // Every segment below the active one has its index files now (rebuilt above where they were missing).
+    this.#o.sharedState?.publishSealedBelow(this.bucketId, this.#segmentId);
     this.#publish([...this.#nextSequence.keys()]);
   }
 

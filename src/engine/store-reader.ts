@@ -109,6 +109,11 @@ class BucketFollower {
   readonly bucketId: number;
   readonly #o: StoreReaderOptions;
   readonly sealed: SealedSegment[] = [];
+  /**
+   * Segments the writer has moved on from whose index files are not written yet (segment-sealer.ts): read through
+   * the index this reader built while following them, until the bucket's `sealedBelow` passes them.
+   */
+  readonly finished: ActiveSegment[] = [];
   active: ActiveSegment | undefined;
 
   constructor(o: StoreReaderOptions, bucketId: number) {
@@ -120,38 +125,59 @@ class BucketFollower {
   refresh(): void {
     const { io, dir } = this.#o;
     const pos = this.#o.sharedState.position(this.bucketId);
+    const sealedBelow = this.#o.sharedState.sealedBelow(this.bucketId);
+    const dataOf = (segmentId: number) => io.open(segmentFile(dir, this.bucketId, segmentId, DATA_FILE), 'read');
     if (this.active === undefined) {
       for (const id of listSegmentIds(io, dir, this.bucketId)) {
-        if (id < pos.segmentId) this.sealed.push(this.#openSealed(id));
+        if (id >= pos.segmentId) continue;
+        if (id < sealedBelow) this.sealed.push(this.#openSealed(id));
+        else this.finished.push(this.#scanToEnd(new ActiveSegment(id, dataOf(id))));
       }
-      this.active = new ActiveSegment(pos.segmentId, io.open(segmentFile(dir, this.bucketId, pos.segmentId, DATA_FILE), 'read'));
+      this.active = new ActiveSegment(pos.segmentId, dataOf(pos.segmentId));
     }
     while (this.active.segmentId < pos.segmentId) {
-      // The writer sealed it (index files written) before publishing the next one.
       const old: ActiveSegment = this.active;
-      old.data.close();
-      this.sealed.push(this.#openSealed(old.segmentId));
-      this.active = new ActiveSegment(old.segmentId + 1, io.open(segmentFile(dir, this.bucketId, old.segmentId + 1, DATA_FILE), 'read'));
+      if (old.segmentId < sealedBelow) {
+        old.data.close();
+        this.sealed.push(this.#openSealed(old.segmentId));
+      } else {
+        // Every record of a segment the writer has left is durable: index the last ones, up to the zeros after them.
+        this.finished.push(this.#scanToEnd(old));
+      }
+      this.active = new ActiveSegment(old.segmentId + 1, dataOf(old.segmentId + 1));
+    }
+    while (this.finished.length > 0 && this.finished[0].segmentId < sealedBelow) {
+      const f = this.finished.shift()!;
+      f.data.close();
+      this.sealed.push(this.#openSealed(f.segmentId));
     }
     const a = this.active;
-    if (pos.offset > a.scanned) {
-      // Without checksums: this region is what the writer published as durable (it encoded those records, or
-      // verified them when it recovered the segment), and every record a read returns is checked again. The
-      // other checks (lengths, kinds, commit records) still find the records' bounds.
-      const result = scanCommitted(
-        a.data,
-        a.scanned,
-        pos.offset,
-        (events) => {
-          for (const e of events) a.index.addRecord(e.buf, e.at, e.offset);
-        },
-        false,
-      );
-      if (result.committedEnd < pos.offset) {
-        this.#o.logger?.error({ bucket: this.bucketId, segment: a.segmentId, offset: result.committedEnd, reason: result.reason }, 'durable region of the active segment does not scan cleanly');
-      }
-      a.scanned = result.committedEnd;
+    if (pos.offset > a.scanned) this.#scan(a, pos.offset, false);
+  }
+
+  /** Indexes `a` from where it was left up to `limit` (durable), or to the end of its data when `toEnd`. */
+  #scan(a: ActiveSegment, limit: number, toEnd: boolean): void {
+    // Without checksums: this region is what the writer published as durable (it encoded those records, or
+    // verified them when it recovered the segment), and every record a read returns is checked again. The
+    // other checks (lengths, kinds, commit records) still find the records' bounds.
+    const result = scanCommitted(
+      a.data,
+      a.scanned,
+      limit,
+      (events) => {
+        for (const e of events) a.index.addRecord(e.buf, e.at, e.offset);
+      },
+      false,
+    );
+    if (result.committedEnd < limit && !(toEnd && result.stop === 'end')) {
+      this.#o.logger?.error({ bucket: this.bucketId, segment: a.segmentId, offset: result.committedEnd, reason: result.reason }, 'durable region of the active segment does not scan cleanly');
     }
+    a.scanned = result.committedEnd;
+  }
+
+  #scanToEnd(a: ActiveSegment): ActiveSegment {
+    this.#scan(a, Math.min(a.data.size(), this.#o.segmentSizeBytes), true);
+    return a;
   }
 
   #openSealed(segmentId: number): SealedSegment {
@@ -160,11 +186,14 @@ class BucketFollower {
 
   /** Segments in ascending order, the active one last. */
   segments(): SegmentView[] {
-    return this.active === undefined ? [...this.sealed] : [...this.sealed, this.active];
+    const all: SegmentView[] = [...this.sealed, ...this.finished];
+    if (this.active !== undefined) all.push(this.active);
+    return all;
   }
 
   close(): void {
     for (const s of this.sealed) s.close();
+    for (const f of this.finished) f.data.close();
     this.active?.data.close();
   }
 }

@@ -6,8 +6,10 @@
  *   slot                          meaning
  *   [0, buckets)                  position of bucket b: (active segment id << 40) | durable end offset in it
  *   [buckets, 2*buckets)          flags of bucket b: bit 0 = poisoned (an fsync failed; no more writes)
- *   [2*buckets, 2*buckets+parts)  watermark of partition p: the count of durable events, i.e. last sequence + 1
- *   [2*buckets+parts]             publish counter, bumped after every publish (Int32 view at the same bytes)
+ *   [2*buckets, 3*buckets)        sealed below, of bucket b: every segment with a lower id has its index files
+ *                                 (segment-sealer.ts); readers open a segment's index files only then
+ *   [3*buckets, 3*buckets+parts)  watermark of partition p: the count of durable events, i.e. last sequence + 1
+ *   [3*buckets+parts]             publish counter, bumped after every publish (Int32 view at the same bytes)
  *
  * Atomics protocol: a writer fdatasyncs, then stores the bucket position, then the watermarks of the partitions it
  * wrote, then bumps the publish counter and notifies its waiters. A reader that loads a position therefore sees
@@ -38,13 +40,13 @@ export class SharedState {
     this.bucketCount = bucketCount;
     this.partitionCount = partitionCount;
     this.#slots = new BigInt64Array(buffer);
-    const counterSlot = 2 * bucketCount + partitionCount;
+    const counterSlot = 3 * bucketCount + partitionCount;
     this.#counter = new Int32Array(buffer);
     this.#counterIndex = counterSlot * 2; // the low half of the last 64-bit slot
   }
 
   static create(bucketCount: number, partitionCount: number): SharedState {
-    const slots = 2 * bucketCount + partitionCount + 1;
+    const slots = 3 * bucketCount + partitionCount + 1;
     return new SharedState(new SharedArrayBuffer(slots * 8), bucketCount, partitionCount);
   }
 
@@ -69,13 +71,22 @@ export class SharedState {
     Atomics.or(this.#slots, this.bucketCount + bucketId, BucketFlag.poisoned);
   }
 
+  /** Every segment of the bucket below this id has its index files written. */
+  sealedBelow(bucketId: number): number {
+    return Number(Atomics.load(this.#slots, 2 * this.bucketCount + bucketId));
+  }
+
+  publishSealedBelow(bucketId: number, segmentId: number): void {
+    Atomics.store(this.#slots, 2 * this.bucketCount + bucketId, BigInt(segmentId));
+  }
+
   /** Count of durable events in the partition (last durable sequence + 1). */
   watermark(partitionId: number): number {
-    return Number(Atomics.load(this.#slots, 2 * this.bucketCount + partitionId));
+    return Number(Atomics.load(this.#slots, 3 * this.bucketCount + partitionId));
   }
 
   publishWatermark(partitionId: number, watermark: number): void {
-    Atomics.store(this.#slots, 2 * this.bucketCount + partitionId, BigInt(watermark));
+    Atomics.store(this.#slots, 3 * this.bucketCount + partitionId, BigInt(watermark));
   }
 
   publishCounter(): number {
@@ -86,6 +97,11 @@ export class SharedState {
   announce(): void {
     Atomics.add(this.#counter, this.#counterIndex, 1);
     Atomics.notify(this.#counter, this.#counterIndex);
+  }
+
+  /** Blocks (Atomics.wait, for a worker thread) until the publish counter moves away from `seen` or `timeoutMs` passes. */
+  waitForPublishSync(seen: number, timeoutMs: number): void {
+    Atomics.wait(this.#counter, this.#counterIndex, seen, timeoutMs);
   }
 
   /** Resolves when the publish counter moves away from `seen` (never blocks the event loop). */

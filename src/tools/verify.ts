@@ -99,6 +99,7 @@ export const FindingKind = {
   tornTail: 'torn-tail',
   transaction: 'transaction',
   indexMissing: 'index-missing',
+  indexPending: 'index-pending',
   indexCorrupt: 'index-corrupt',
   indexMismatch: 'index-mismatch',
   partition: 'partition',
@@ -184,7 +185,8 @@ export const VERIFY_DEFAULTS = {
 const WINDOW_BYTES = 1 << 20;
 const ZEROS = Buffer.alloc(WINDOW_BYTES);
 const INDEX_PAGE_ENTRIES = 4096;
-const KNOWN_SEGMENT_FILES: ReadonlySet<string> = new Set([DATA_FILE, EVENT_INDEX_FILE, PARTITION_INDEX_FILE, STREAM_INDEX_FILE]);
+const INDEX_FILES = [EVENT_INDEX_FILE, PARTITION_INDEX_FILE, STREAM_INDEX_FILE] as const;
+const KNOWN_SEGMENT_FILES: ReadonlySet<string> = new Set([DATA_FILE, ...INDEX_FILES]);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Reading a data file
@@ -660,15 +662,21 @@ class Verifier {
         break;
       }
     }
+    // Segments are sealed in order, by a sealer thread that writes their index files after the writer has moved on
+    // (src/engine/segment-sealer.ts): the newest sealed segments may lack them for a moment on a live store, or
+    // after a stop (the next open rebuilds them). Missing files are damage only before a complete set.
+    let sealingFrom = ids.length - 1;
+    while (sealingFrom > 0 && !INDEX_FILES.every((f) => this.io.exists(segmentFile(this.dir, bucketId, ids[sealingFrom - 1], f)))) sealingFrom--;
     const nextSequence = new Map<number, number>();
     const streams = new Map<string, StreamTrack>();
     let damagedBefore = false;
     for (let i = 0; i < ids.length; i++) {
       const segmentId = ids[i];
       const active = i === ids.length - 1;
+      const sealing = !active && i >= sealingFrom;
       let check: SegmentCheck;
       try {
-        check = checkSegment({ io: this.io, dir: this.dir, bucketId, segmentId, active, meta, mismatchesPerIndexMax: this.o.mismatchesPerIndexMax, stats: this.stats });
+        check = checkSegment({ io: this.io, dir: this.dir, bucketId, segmentId, active, sealing, meta, mismatchesPerIndexMax: this.o.mismatchesPerIndexMax, stats: this.stats });
       } catch (err) {
         this.add({ severity: 'problem', kind: 'io', bucket: bucketId, segment: segmentId, message: `could not be checked: ${(err as Error).message}` });
         damagedBefore = true;
@@ -767,6 +775,8 @@ export interface CheckSegmentOptions {
   segmentId: number;
   /** The bucket's last segment: its tail is judged as recovery would, and its index files are not used. */
   active: boolean;
+  /** One of the newest sealed segments, after the last with all its index files: a missing one is a note. */
+  sealing?: boolean;
   meta: DirectoryLayout;
   mismatchesPerIndexMax?: number;
   /** Totals to add to (optional). */
@@ -873,6 +883,11 @@ export function checkSegment(o: CheckSegmentOptions): SegmentCheck {
       for (const [file, check] of checks) {
         const p = segmentFile(dir, bucketId, segmentId, file);
         let verdict: IndexVerdict;
+        if (!io.exists(p) && o.sealing === true) {
+          add({ severity: 'note', kind: 'index-pending', file, message: 'index file not written yet: the segment was sealed moments ago (a sealer writes it), or the process stopped first (opening the database rebuilds it)' });
+          rebuild.push({ file, reason: 'index file not written yet' });
+          continue;
+        }
         if (!io.exists(p)) verdict = { kind: 'index-missing', messages: ['index file is missing'], entries: 0 };
         else {
           try {
