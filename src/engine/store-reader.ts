@@ -137,13 +137,10 @@ class BucketFollower {
     }
     while (this.active.segmentId < pos.segmentId) {
       const old: ActiveSegment = this.active;
-      if (old.segmentId < sealedBelow) {
-        old.data.close();
-        this.sealed.push(this.#openSealed(old.segmentId));
-      } else {
-        // Every record of a segment the writer has left is durable: index the last ones, up to the zeros after them.
-        this.finished.push(this.#scanToEnd(old));
-      }
+      // Every record of a segment the writer has left is durable: index the last ones, up to the zeros after them
+      // (not needed when its index files are there already). It joins the end of `finished`, so that segments are
+      // opened as sealed in order below.
+      this.finished.push(old.segmentId < sealedBelow ? old : this.#scanToEnd(old));
       this.active = new ActiveSegment(old.segmentId + 1, dataOf(old.segmentId + 1));
     }
     while (this.finished.length > 0 && this.finished[0].segmentId < sealedBelow) {

@@ -113,6 +113,27 @@ describe('segment sealer', () => {
     expect(lines.filter((l) => /rebuild|unusable/.test(l))).toEqual([]);
   });
 
+  it('a reader that lags behind the sealer keeps its segments in order', async () => {
+    const io = new SimulatedFileIo();
+    const sealer = new HeldSealer();
+    const db = await open(DIR, { threads: false, io, bucketCount: 1, partitionCount: 1, segmentSizeBytes: 8192, sealer });
+    const append = async (s: number, v: number) => db.append(`s${s}`, 'E', { payload: `s${s} v${v}`.padEnd(90, '.') });
+    let v = 0;
+    const rollovers = async (n: number) => {
+      const target = listSegmentIds(io, DIR, 0).length + n;
+      while (listSegmentIds(io, DIR, 0).length < target) {
+        for (let s = 0; s < 2; s++) await append(s, v);
+        v++;
+      }
+    };
+    await rollovers(2);
+    await everything(db, 2, v); // the reader follows: two segments it left, neither sealed
+    await rollovers(1); // the writer moves on once more, the reader does not look
+    sealer.runAll(io, db.sharedState); // meanwhile every segment the writer left is sealed
+    await everything(db, 2, v); // the reader now passes a sealed segment while older ones wait to be opened
+    await db.close();
+  });
+
   it('verify takes the newest sealed segments without index files for a sealing in progress, not for damage', async () => {
     const io = new SimulatedFileIo();
     const sealer = new HeldSealer();
