@@ -51,6 +51,16 @@ async function everything(db: Database, streams: number, perStream: number): Pro
   expect(partition.events.map((e) => e.partitionSequence)).toEqual(Array.from({ length: streams * perStream }, (_, i) => i));
 }
 
+/** An in-process store with 8 KiB segments and a held sealer, `perStream` events in each of three streams. */
+async function heldStore(perStream: number): Promise<{ io: SimulatedFileIo; sealer: HeldSealer; db: Database }> {
+  const io = new SimulatedFileIo();
+  const sealer = new HeldSealer();
+  const db = await open(DIR, { threads: false, io, bucketCount: 1, partitionCount: 1, segmentSizeBytes: 8192, sealer });
+  for (let v = 0; v < perStream; v++) for (let s = 0; s < 3; s++) await db.append(`s${s}`, 'E', { payload: `s${s} v${v}`.padEnd(90, '.') });
+  expect(sealer.jobs.length).toBeGreaterThan(2);
+  return { io, sealer, db };
+}
+
 describe('segment sealer', () => {
   it('writes the same index files as the writer did itself', () => {
     const index = new SegmentIndex();
@@ -135,11 +145,7 @@ describe('segment sealer', () => {
   });
 
   it('verify takes the newest sealed segments without index files for a sealing in progress, not for damage', async () => {
-    const io = new SimulatedFileIo();
-    const sealer = new HeldSealer();
-    const db = await open(DIR, { threads: false, io, bucketCount: 1, partitionCount: 1, segmentSizeBytes: 8192, sealer });
-    for (let v = 0; v < 60; v++) for (let s = 0; s < 3; s++) await db.append(`s${s}`, 'E', { payload: `s${s} v${v}`.padEnd(90, '.') });
-    expect(sealer.jobs.length).toBeGreaterThan(2);
+    const { io, sealer, db } = await heldStore(60);
     // The first segment sealed, the others still with the sealer.
     const first = sealer.jobs.shift()!;
     writeSealJob(io, DIR, first);
@@ -156,11 +162,7 @@ describe('segment sealer', () => {
   });
 
   it('a stop before the sealer wrote the files: the next open rebuilds them, nothing is lost', async () => {
-    const io = new SimulatedFileIo();
-    const sealer = new HeldSealer();
-    const db = await open(DIR, { threads: false, io, bucketCount: 1, partitionCount: 1, segmentSizeBytes: 8192, sealer });
-    for (let v = 0; v < 50; v++) for (let s = 0; s < 3; s++) await db.append(`s${s}`, 'E', { payload: `s${s} v${v}`.padEnd(90, '.') });
-    expect(sealer.jobs.length).toBeGreaterThan(2);
+    const { io, sealer, db } = await heldStore(50);
     const crashed = io.clone(); // a power cut: only what was synced, and no index files of those segments
     await db.close();
     const reopened = await open(DIR, { threads: false, io: crashed, bucketCount: 1, partitionCount: 1, segmentSizeBytes: 8192 });
