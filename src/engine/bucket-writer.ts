@@ -18,7 +18,7 @@ import { internedText } from '../../native-free-io/text-interner.ts';
 import type { Logger } from 'pino';
 import { datasyncFailure, mkdirDurable, type FileHandle, type FileIo } from '../../native-free-io/file-io.ts';
 import { CHECKPOINT_FILE, DATA_FILE, listSegmentIds, segmentDir, segmentFile, segmentsDir } from '../../native-free-io/data-layout.ts';
-import { CHECKPOINT_INTERVAL_BYTES, encodeCheckpoint, readCheckpoint } from '../../native-free-io/segment-checkpoint.ts';
+import { CHECKPOINT_BYTES, CHECKPOINT_INTERVAL_BYTES, encodeCheckpoint, readCheckpoint } from '../../native-free-io/segment-checkpoint.ts';
 import {
   COMMIT_RECORD_BYTES,
   decodeSegmentHeader,
@@ -157,7 +157,7 @@ export class BucketWriter {
   #checkpointed = SEGMENT_HEADER_BYTES;
   /** Writing the checkpoint failed once: the writer stops trying (recovery then verifies more; nothing is lost). */
   #checkpointFailed = false;
-  readonly #checkpointBuf = Buffer.alloc(20);
+  readonly #checkpointBuf = Buffer.alloc(CHECKPOINT_BYTES);
   #live = new SegmentIndex();
   readonly #nextSequence = new Map<number, number>();
   readonly #streamCache: LruCache<string, StreamState>;
@@ -542,11 +542,9 @@ export class BucketWriter {
     if (this.#checkpointFailed) return;
     const { io, dir } = this.#o;
     try {
-      let created = false;
       if (this.#checkpoint === undefined) {
         const path = segmentFile(dir, this.bucketId, this.#segmentId, CHECKPOINT_FILE);
-        created = !io.exists(path);
-        this.#checkpoint = io.open(path, created ? 'create' : 'write');
+        this.#checkpoint = io.open(path, io.exists(path) ? 'write' : 'create');
       }
       this.#checkpoint.write(encodeCheckpoint(this.#segmentId, this.#durableOffset, this.#checkpointBuf), 0);
       if (sync) {
@@ -602,24 +600,28 @@ export class BucketWriter {
       this.#foundKey = cached.partitionKey;
       return cached.lastVersion;
     }
+    // Newest first: segments the sealer has not finished (in memory), then sealed ones (their index files).
     for (let i = this.#sealing.length - 1; i >= 0; i--) {
-      const st = this.#sealing[i].index.streams.get(streamId);
-      if (st !== undefined) {
-        const last = st.firstVersion + st.offsets.length - 1;
-        this.#streamCache.set(streamId, { partitionKey: st.partitionKey, lastVersion: last });
-        this.#foundKey = st.partitionKey;
-        return last;
-      }
+      const r = this.#sealing[i].index.streamRange(streamId);
+      if (r !== undefined) return this.#foundInSegment(streamId, r);
     }
     for (let i = this.#sealed.length - 1; i >= 0; i--) {
       const r = this.#sealed[i].lookup.streamRange(streamId);
-      if (r !== undefined) {
-        this.#streamCache.set(streamId, { partitionKey: r.partitionKey, lastVersion: r.last });
-        this.#foundKey = r.partitionKey;
-        return r.last;
-      }
+      if (r !== undefined) return this.#foundInSegment(streamId, r);
     }
     return -1;
+  }
+
+  /** A stream's last version found in a segment that is no longer active: cached, its key in #foundKey. */
+  #foundInSegment(streamId: string, r: { partitionKey: Uint8Array; last: number }): number {
+    this.#streamCache.set(streamId, { partitionKey: r.partitionKey, lastVersion: r.last });
+    this.#foundKey = r.partitionKey;
+    return r.last;
+  }
+
+  /** Opens a sealed segment of this bucket through its index files (rebuilt from the data file if missing or bad). */
+  #openSealed(segmentId: number): SealedSegment {
+    return SealedSegment.open({ io: this.#o.io, dir: this.#o.dir, bucketId: this.bucketId, segmentId, repairIndexFiles: true, logger: this.#log });
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -636,7 +638,7 @@ export class BucketWriter {
     let sealed: SealedSegment | undefined;
     if (sealer === undefined) {
       this.#live.writeFiles(io, dir, this.bucketId, old);
-      sealed = SealedSegment.open({ io, dir, bucketId: this.bucketId, segmentId: old, repairIndexFiles: true, logger: this.#log });
+      sealed = this.#openSealed(old);
     }
     let data: FileHandle;
     try {
@@ -685,7 +687,7 @@ export class BucketWriter {
     while (this.#sealing.length > 0 && this.#sealing[0].segmentId < below) {
       const { segmentId } = this.#sealing[0];
       try {
-        this.#sealed.push(SealedSegment.open({ io: this.#o.io, dir: this.#o.dir, bucketId: this.bucketId, segmentId, repairIndexFiles: true, logger: this.#log }));
+        this.#sealed.push(this.#openSealed(segmentId));
       } catch (err) {
         // The data file could not be opened or read (EIO): keep answering from memory, try again with the next batch.
         this.#log?.error({ bucket: this.bucketId, segment: segmentId, err: String(err) }, 'opening a sealed segment failed');
@@ -740,7 +742,7 @@ export class BucketWriter {
     }
     const activeId = ids[ids.length - 1];
     for (const id of ids.slice(0, -1)) {
-      this.#sealed.push(SealedSegment.open({ io, dir, bucketId: this.bucketId, segmentId: id, repairIndexFiles: true, logger: this.#log }));
+      this.#sealed.push(this.#openSealed(id));
     }
     const path = segmentFile(dir, this.bucketId, activeId, DATA_FILE);
     if (!io.exists(path) || !this.#headerValid(path)) {

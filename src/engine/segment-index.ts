@@ -4,7 +4,7 @@
  * index files when the segment is sealed. Within one segment a partition's sequences, and a stream's versions, are
  * contiguous, so each keeps its first number and one offset per event.
  */
-import { writeEventIndexFile } from '../../native-free-io/event-index-file.ts';
+import { writeEventIndexFile, type EventIdColumns } from '../../native-free-io/event-index-file.ts';
 import { writePartitionIndexFile } from '../../native-free-io/partition-index-file.ts';
 import { writeStreamIndexFile } from '../../native-free-io/stream-index-file.ts';
 import type { FileIo } from '../../native-free-io/file-io.ts';
@@ -127,8 +127,22 @@ export class SegmentIndex implements SegmentLookup {
   close(): void {}
 
   writeFiles(io: FileIo, dir: string, bucketId: number, segmentId: number): void {
-    writeEventIndexFile(io, segmentFile(dir, bucketId, segmentId, EVENT_INDEX_FILE), this.events.columns());
-    writePartitionIndexFile(io, segmentFile(dir, bucketId, segmentId, PARTITION_INDEX_FILE), this.partitions);
-    writeStreamIndexFile(io, segmentFile(dir, bucketId, segmentId, STREAM_INDEX_FILE), this.streams);
+    writeIndexFiles(io, dir, bucketId, segmentId, { events: this.events.columns(), partitions: this.partitions, streams: this.streams });
   }
+}
+
+type Offsets = ArrayLike<number> & Iterable<number>;
+
+/** What a sealed segment's three index files hold: from a SegmentIndex, or from a sealer's copy of one. */
+export interface IndexFileContents {
+  events: EventIdColumns;
+  partitions: ReadonlyMap<number, { firstSequence: number; offsets: Offsets }>;
+  streams: ReadonlyMap<string, { partitionKey: Uint8Array; firstVersion: number; offsets: Offsets }>;
+}
+
+/** Writes the segment's three index files, each durably (temp file, fdatasync, rename, directory fsync). */
+export function writeIndexFiles(io: FileIo, dir: string, bucketId: number, segmentId: number, c: IndexFileContents): void {
+  writeEventIndexFile(io, segmentFile(dir, bucketId, segmentId, EVENT_INDEX_FILE), c.events);
+  writePartitionIndexFile(io, segmentFile(dir, bucketId, segmentId, PARTITION_INDEX_FILE), c.partitions);
+  writeStreamIndexFile(io, segmentFile(dir, bucketId, segmentId, STREAM_INDEX_FILE), c.streams);
 }

@@ -16,11 +16,7 @@
  * file when it opens the bucket. A failed write (a full disk) is retried by the sealer after a pause.
  */
 import type { FileIo } from '../../native-free-io/file-io.ts';
-import { writeEventIndexFile } from '../../native-free-io/event-index-file.ts';
-import { writePartitionIndexFile } from '../../native-free-io/partition-index-file.ts';
-import { writeStreamIndexFile } from '../../native-free-io/stream-index-file.ts';
-import { EVENT_INDEX_FILE, PARTITION_INDEX_FILE, segmentFile, STREAM_INDEX_FILE } from '../../native-free-io/data-layout.ts';
-import type { SegmentIndex } from './segment-index.ts';
+import { writeIndexFiles, type SegmentIndex } from './segment-index.ts';
 
 /** Hands a sealed segment's index to whoever writes its index files. */
 export interface SegmentSealer {
@@ -117,13 +113,10 @@ export function packSealJob(bucketId: number, segmentId: number, index: SegmentI
 
 /** Writes the job's three index files, each durably (temp file, fdatasync, rename, directory fsync). */
 export function writeSealJob(io: FileIo, dir: string, job: SealJob): void {
-  const file = (name: string) => segmentFile(dir, job.bucketId, job.segmentId, name);
-  writeEventIndexFile(io, file(EVENT_INDEX_FILE), { count: job.eventCount, ids: job.eventIds, offsets: job.eventOffsets });
   const partitions = new Map<number, { firstSequence: number; offsets: Float64Array }>();
   job.partitionIds.forEach((id, i) => {
     partitions.set(id, { firstSequence: job.partitionFirstSequences[i], offsets: job.partitionOffsets.subarray(job.partitionStarts[i], job.partitionStarts[i + 1]) });
   });
-  writePartitionIndexFile(io, file(PARTITION_INDEX_FILE), partitions);
   const streams = new Map<string, { partitionKey: Uint8Array; firstVersion: number; offsets: Float64Array }>();
   const names = job.streamFirstVersions.length === 0 ? [] : job.streamNames.split('\0');
   names.forEach((name, i) => {
@@ -133,5 +126,6 @@ export function writeSealJob(io: FileIo, dir: string, job: SealJob): void {
       offsets: job.streamOffsets.subarray(job.streamStarts[i], job.streamStarts[i + 1]),
     });
   });
-  writeStreamIndexFile(io, file(STREAM_INDEX_FILE), streams);
+  const events = { count: job.eventCount, ids: job.eventIds, offsets: job.eventOffsets };
+  writeIndexFiles(io, dir, job.bucketId, job.segmentId, { events, partitions, streams });
 }

@@ -883,13 +883,14 @@ export function checkSegment(o: CheckSegmentOptions): SegmentCheck {
       for (const [file, check] of checks) {
         const p = segmentFile(dir, bucketId, segmentId, file);
         let verdict: IndexVerdict;
-        if (!io.exists(p) && o.sealing === true) {
-          add({ severity: 'note', kind: 'index-pending', file, message: 'index file not written yet: the segment was sealed moments ago (a sealer writes it), or the process stopped first (opening the database rebuilds it)' });
-          rebuild.push({ file, reason: 'index file not written yet' });
-          continue;
-        }
-        if (!io.exists(p)) verdict = { kind: 'index-missing', messages: ['index file is missing'], entries: 0 };
-        else {
+        if (!io.exists(p)) {
+          if (o.sealing === true) {
+            add({ severity: 'note', kind: 'index-pending', file, message: 'index file not written yet: the segment was sealed moments ago (a sealer writes it), or the process stopped first (opening the database rebuilds it)' });
+            rebuild.push({ file, reason: 'index file not written yet' });
+            continue;
+          }
+          verdict = { kind: 'index-missing', messages: ['index file is missing'], entries: 0 };
+        } else {
           try {
             verdict = check(p);
           } catch (err) {
