@@ -286,8 +286,7 @@ async function loadAppends(system: SystemId, pipeline: number, expectedVersions:
       const server = pgs!;
       await server.reset();
       try {
-        if (warmupSeconds > 0) await runLoad({ ...loadBase(), durationSeconds: warmupSeconds, onProgress: null, streamPrefix: WARMUP_STREAM_PREFIX, target: 'postgres', command: 'append', port: server.port, pipeline, expectedVersions });
-        const summary = await runLoad({ ...loadBase(), target: 'postgres', command: 'append', port: server.port, pipeline, expectedVersions });
+        const summary = await runAfterWarmUp({ ...loadBase(), target: 'postgres', command: 'append', port: server.port, pipeline, expectedVersions }, WARMUP_STREAM_PREFIX);
         rate = summary.opsPerSecond;
         record(fromLoad(system, workload, summary));
       } finally {
@@ -297,8 +296,7 @@ async function loadAppends(system: SystemId, pipeline: number, expectedVersions:
     }
     await withServer(starters[system]!, async (s) => {
       const command = system === 'sierradb' ? 'eappend' : 'xadd';
-      if (warmupSeconds > 0) await runLoad({ ...loadBase(), durationSeconds: warmupSeconds, onProgress: null, streamPrefix: WARMUP_STREAM_PREFIX, command, port: s.port, pipeline, expectedVersions });
-      const summary = await runLoad({ ...loadBase(), command, port: s.port, pipeline, expectedVersions });
+      const summary = await runAfterWarmUp({ ...loadBase(), command, port: s.port, pipeline, expectedVersions }, WARMUP_STREAM_PREFIX);
       rate = summary.opsPerSecond;
       record(fromLoad(system, workload, summary));
     });
@@ -383,6 +381,18 @@ async function liveAppends(): Promise<void> {
 const scanEvents = argv['scan-events'];
 const pageSize = argv['page-size'];
 const scanWorkload = `scan ${fmt(scanEvents)} events, pages of ${pageSize}`;
+/**
+ * The timed run `o`, after the untimed warm-up of the same workload (`warmupSeconds`, none when 0). Appends warm up on
+ * streams of their own (`warmupStreamPrefix`), so that the timed run's expected versions start from empty streams.
+ */
+async function runAfterWarmUp(o: Partial<LoadOptions>, warmupStreamPrefix?: string): Promise<LoadSummary> {
+  if (warmupSeconds > 0) {
+    const prefix = warmupStreamPrefix === undefined ? {} : { streamPrefix: warmupStreamPrefix };
+    await runLoad({ ...o, ...prefix, durationSeconds: warmupSeconds, onProgress: null });
+  }
+  return runLoad(o);
+}
+
 const scanLoad = (): Partial<LoadOptions> => ({ ...loadBase(), clients: 1, pipeline: 1, pageSize, scanLength: scanEvents, scanStream: 'scan:0' });
 
 /** Appends the stream that the scans page through: `scan:0`, versions 0..scanEvents-1. */
@@ -420,8 +430,7 @@ async function scan(system: SystemId): Promise<void> {
         await c.end();
       }
       try {
-        if (warmupSeconds > 0) await runLoad({ ...scanLoad(), durationSeconds: warmupSeconds, onProgress: null, target: 'postgres', command: 'scan', port: server.port });
-        record(fromLoad(system, scanWorkload, await runLoad({ ...scanLoad(), target: 'postgres', command: 'scan', port: server.port })));
+        record(fromLoad(system, scanWorkload, await runAfterWarmUp({ ...scanLoad(), target: 'postgres', command: 'scan', port: server.port })));
       } finally {
         await server.reset();
       }
@@ -430,8 +439,7 @@ async function scan(system: SystemId): Promise<void> {
     await withServer(starters[system as RespSystem]!, async (s) => {
       await fillScanStream(s, system === 'sierradb' ? 'eappend' : 'xadd');
       const command = system === 'sierradb' ? 'escan' : 'xrange';
-      if (warmupSeconds > 0) await runLoad({ ...scanLoad(), durationSeconds: warmupSeconds, onProgress: null, command, port: s.port });
-      const summary = await runLoad({ ...scanLoad(), command, port: s.port });
+      const summary = await runAfterWarmUp({ ...scanLoad(), command, port: s.port });
       if (summary.scansCompleted === 0) throw new Error('not one full pass over the stream');
       record(fromLoad(system, scanWorkload, summary));
     });

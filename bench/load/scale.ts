@@ -55,37 +55,19 @@ export async function measureScale(o: ScaleOptions): Promise<ScaleResult> {
   let server = await o.start();
   let stored = 0;
   let warmupEvents = 0;
+  /** The workload of every run (-c clients -P 16 appends): `count` events, or for `durationSeconds`. */
+  const append = (run: { count?: number; durationSeconds?: number; streamPrefix?: string }) =>
+    runLoad({ command: 'eappend', port: server.port, clients: o.clients, pipeline: 16, streams: o.streams, payloadBytes: o.payloadBytes, onProgress: null, count: undefined, durationSeconds: undefined, ...run });
   try {
     if (o.warmupSeconds > 0) {
-      const w = await runLoad({
-        command: 'eappend',
-        port: server.port,
-        clients: o.clients,
-        pipeline: 16,
-        count: undefined,
-        durationSeconds: o.warmupSeconds,
-        streams: o.streams,
-        streamPrefix: o.warmupStreamPrefix,
-        payloadBytes: o.payloadBytes,
-        onProgress: null,
-      });
+      const w = await append({ durationSeconds: o.warmupSeconds, streamPrefix: o.warmupStreamPrefix });
       if (w.errors > 0) throw new Error(`warm-up: ${w.errors} errors ${JSON.stringify(w.errorsByCode)}`);
       warmupEvents = w.ops;
       o.onProgress?.(`warm-up: ${warmupEvents.toLocaleString('en-US')} events in ${o.warmupSeconds} s (untimed)`);
     }
     while (stored < o.events) {
       const count = Math.min(chunk, o.events - stored);
-      const r = await runLoad({
-        command: 'eappend',
-        port: server.port,
-        clients: o.clients,
-        pipeline: 16,
-        count,
-        durationSeconds: undefined,
-        streams: o.streams,
-        payloadBytes: o.payloadBytes,
-        onProgress: null,
-      });
+      const r = await append({ count });
       if (r.errors > 0) throw new Error(`appending chunk ${chunkRates.length + 1}: ${r.errors} errors ${JSON.stringify(r.errorsByCode)}`);
       stored += count;
       chunkRates.push(r.eventsPerSecond);
