@@ -57,6 +57,11 @@ export interface DatabaseOptions {
    * them back). By default the writer writes them itself at the rollover; the worker threads have a sealer thread.
    */
   sealer?: SegmentSealer;
+  /**
+   * Only with worker threads, for tests: the sealer thread's script (a file URL) instead of
+   * workers/segment-sealer-worker.ts, such as one that dies, to exercise the writers' fallback.
+   */
+  sealerThreadScript?: string;
   logger?: Logger;
 }
 
@@ -594,6 +599,7 @@ export async function open(dir: string, options: DatabaseOptions = {}): Promise<
     writeThreads: options.threads?.write ?? defaultWriteThreads(bucketCount, os.availableParallelism()),
     readThreads: options.threads?.read ?? DEFAULTS.readThreads,
     logLevel: options.logger?.level,
+    sealerScript: options.sealerThreadScript,
   });
   return new Database({ ...common, ...backends });
 }

@@ -31,6 +31,8 @@ export interface WriteWorkerData {
   requestRing: SharedArrayBuffer;
   completionRing: SharedArrayBuffer;
   logLevel?: string;
+  /** The sealer thread's script, when not workers/segment-sealer-worker.ts (tests: one that dies). */
+  sealerScript?: string;
 }
 
 const data = workerData as WriteWorkerData;
@@ -52,9 +54,18 @@ const sealerData: SealerWorkerData = {
   sharedStateBuffer: data.sharedStateBuffer,
   logLevel: data.logLevel,
 };
-const sealerThread = new Worker(new URL('./segment-sealer-worker.ts', import.meta.url), { workerData: sealerData });
-// A sealer that dies leaves its segments to be answered from memory, and their files to the next open's rebuild.
+const sealerThread = new Worker(new URL(data.sealerScript ?? './segment-sealer-worker.ts', import.meta.url), { workerData: sealerData });
+/** The sealer thread ended before the worker's own close: its segments and later ones are sealed here (sealHere). */
+let sealerGone = false;
+let terminatingSealer = false;
 sealerThread.on('error', (err) => logger.error({ err: String(err) }, 'the sealer thread failed'));
+sealerThread.on('exit', (code) => {
+  if (terminatingSealer) return;
+  sealerGone = true;
+  logger.error({ code }, 'the sealer thread stopped; segments are sealed on the writer from now on');
+  for (const w of writerList) w.sealHere();
+  sharedState.announce();
+});
 const sealer: SegmentSealer = {
   seal(bucketId, segmentId, index) {
     const { job, transfer } = packSealJob(bucketId, segmentId, index);
@@ -164,6 +175,12 @@ function round(): void {
         if (handle !== undefined) syncErrors[f] = datasyncFailure(handle);
       }
       if (!acknowledge()) return;
+      // While segments wait for the sealer, the event loop gets a turn each round: it is where the sealer's
+      // death is heard (a round with one bucket to sync never returns to it otherwise).
+      if (!sealerGone && writerList.some((w) => w.sealing)) {
+        setImmediate(round);
+        return;
+      }
       continue;
     }
     syncsPending = toSync;
@@ -202,28 +219,38 @@ function acknowledge(): boolean {
   syncHandles.length = 0;
   syncErrors.length = 0;
   if (closing !== undefined) {
-    drainSealer();
-    for (const w of writerList) w.close();
-    void sealerThread.terminate();
-    pushFrame(encodeJsonCompletion(CompletionType.closed, closing, null));
+    void close(closing);
     return false;
   }
   return true;
 }
 
-/** Waits until the sealer has written every segment handed to it, or SEALER_DRAIN_MS have passed. */
-function drainSealer(): void {
+/** Closes the worker once the sealer has written every segment handed to it (see drainSealer). */
+async function close(requestId: number): Promise<void> {
+  await drainSealer();
+  for (const w of writerList) w.close();
+  terminatingSealer = true;
+  void sealerThread.terminate();
+  pushFrame(encodeJsonCompletion(CompletionType.closed, requestId, null));
+}
+
+/**
+ * Waits until the sealer has written every segment handed to it, or SEALER_DRAIN_MS have passed. It waits on the
+ * event loop, where a sealer that dies meanwhile is heard of (its segments are then sealed here).
+ */
+async function drainSealer(): Promise<void> {
   const deadline = performance.now() + SEALER_DRAIN_MS;
   for (;;) {
     const seen = sharedState.publishCounter();
-    const pending = writerList.reduce((n, w) => n + w.sealingCount, 0);
+    const pending = writerList.reduce((n, w) => n + w.collectSealed(), 0);
     if (pending === 0) return;
     const left = deadline - performance.now();
-    if (left <= 0) {
-      logger.warn({ segments: pending }, 'the sealer did not finish before shutdown; the next open rebuilds those index files');
+    // Gone, the sealer leaves only what sealHere could not write (a full disk): nothing more will come.
+    if (left <= 0 || sealerGone) {
+      logger.warn({ segments: pending }, 'segments were left unsealed at shutdown; the next open rebuilds their index files');
       return;
     }
-    sharedState.waitForPublishSync(seen, Math.min(left, 100));
+    await sharedState.waitForPublish(seen, Math.min(left, 100));
   }
 }
 

@@ -144,6 +144,8 @@ export class BucketWriter {
   readonly #sealed: SealedSegment[] = []; // ascending segment id
   /** Segments handed to the sealer whose index files are not written yet, oldest first, with their in-memory index. */
   readonly #sealing: { segmentId: number; index: SegmentIndex }[] = [];
+  /** The sealer's thread died (sealHere): later rollovers seal on this writer. */
+  #sealerGone = false;
   #segmentId = 0;
   #data!: FileHandle;
   /** Durable end of the active segment: everything below it is fdatasynced. */
@@ -634,7 +636,7 @@ export class BucketWriter {
   #rollover(): void {
     const old = this.#segmentId;
     const { io, dir } = this.#o;
-    const sealer = this.#o.sealer;
+    const sealer = this.#sealerGone ? undefined : this.#o.sealer;
     let sealed: SealedSegment | undefined;
     if (sealer === undefined) {
       this.#live.writeFiles(io, dir, this.bucketId, old);
@@ -697,10 +699,39 @@ export class BucketWriter {
     }
   }
 
-  /** Segments handed to the sealer and not yet sealed (for the write worker's shutdown and for tests). */
-  get sealingCount(): number {
+  /**
+   * Opens the segments the sealer has finished since the last batch; returns how many it still has (the write
+   * worker's shutdown waits for none).
+   */
+  collectSealed(): number {
     if (this.#sealing.length > 0) this.#collectSealed();
     return this.#sealing.length;
+  }
+
+  /** Whether segments wait for the sealer. */
+  get sealing(): boolean {
+    return this.#sealing.length > 0;
+  }
+
+  /**
+   * The sealer is gone (its thread died): writes the index files of every segment handed to it here, oldest first,
+   * and seals the later rollovers here too, as a writer without a sealer does. A failed write (a full disk) leaves
+   * that segment and the newer ones answered from memory, for the next open's rebuild.
+   */
+  sealHere(): void {
+    this.#sealerGone = true;
+    const { io, dir } = this.#o;
+    for (const { segmentId, index } of this.#sealing) {
+      if (segmentId < this.#o.sharedState!.sealedBelow(this.bucketId)) continue; // the sealer finished it
+      try {
+        index.writeFiles(io, dir, this.bucketId, segmentId);
+      } catch (err) {
+        this.#log?.error({ bucket: this.bucketId, segment: segmentId, err: String(err) }, "writing a sealed segment's index files failed; the next open rebuilds them");
+        break;
+      }
+      this.#o.sharedState!.publishSealedBelow(this.bucketId, segmentId + 1);
+    }
+    this.#collectSealed();
   }
 
   #createSegment(segmentId: number): void {

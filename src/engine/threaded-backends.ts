@@ -50,6 +50,8 @@ export interface ThreadedBackendOptions {
   writeThreads: number;
   readThreads: number;
   logLevel?: string;
+  /** See DatabaseOptions.sealerThreadScript. */
+  sealerScript?: string;
 }
 
 /** How often the read backend checks whether its workers should follow their active segments (#follow). */
@@ -463,6 +465,7 @@ export async function openThreadedBackends(o: ThreadedBackendOptions): Promise<{
         requestRing: requests.buffer,
         completionRing: completions.buffer,
         logLevel: o.logLevel,
+        sealerScript: o.sealerScript,
       };
       const worker = new Worker(new URL('../../workers/bucket-writer-worker.ts', import.meta.url), { workerData, name: `writer-${w}` });
       const handle = new WriterHandle(worker, requests, completions, inPlace);

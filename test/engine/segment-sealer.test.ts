@@ -192,3 +192,33 @@ describe('segment sealer', () => {
     await reopened.close();
   });
 });
+
+describe('segment sealer thread that dies', () => {
+  it('the writer seals the segments handed to it and every later one itself, and closes without waiting', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sealer-dies-'));
+    tempDirs.push(dir);
+    const options: DatabaseOptions = { bucketCount: 1, partitionCount: 1, segmentSizeBytes: 65_536, threads: { write: 1, read: 1 } };
+    const dying = new URL('../fixtures/dying-sealer-worker.ts', import.meta.url).href;
+    const db = await open(dir, { ...options, sealerThreadScript: dying });
+    const streams = 5;
+    const perStream = 400;
+    for (let v = 0; v < perStream; v++) {
+      await Promise.all(Array.from({ length: streams }, (_, s) => db.append(`s${s}`, 'E', { payload: `s${s} v${v}`.padEnd(90, '.'), expectedVersion: v === 0 ? 'empty' : v - 1 })));
+    }
+    await everything(db, streams, perStream);
+    // Before the close: the files of every segment the writer left are written, though the sealer died on its first.
+    const { nodeFileIo } = await import('../../native-free-io/file-io.ts');
+    const segments = listSegmentIds(nodeFileIo, dir, 0);
+    expect(segments.length).toBeGreaterThan(3);
+    const missing = () => segments.slice(0, -1).flatMap((id) => INDEX_FILES.filter((name) => !fs.existsSync(segmentFile(dir, 0, id, name))).map((name) => `${id}/${name}`));
+    for (let waited = 0; missing().length > 0 && waited < 5000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    expect(missing()).toEqual([]);
+    const closeStarted = performance.now();
+    await db.close();
+    expect(performance.now() - closeStarted).toBeLessThan(5000);
+    const reopened = await open(dir, options);
+    await everything(reopened, streams, perStream);
+    await reopened.close();
+    expect(verify(dir).findings.filter((f) => f.severity === 'problem')).toEqual([]);
+  });
+});
