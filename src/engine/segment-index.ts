@@ -140,9 +140,13 @@ export interface IndexFileContents {
   streams: ReadonlyMap<string, { partitionKey: Uint8Array; firstVersion: number; offsets: Offsets }>;
 }
 
-/** Writes the segment's three index files, each durably (temp file, fdatasync, rename, directory fsync). */
-export function writeIndexFiles(io: FileIo, dir: string, bucketId: number, segmentId: number, c: IndexFileContents): void {
-  writeEventIndexFile(io, segmentFile(dir, bucketId, segmentId, EVENT_INDEX_FILE), c.events);
-  writePartitionIndexFile(io, segmentFile(dir, bucketId, segmentId, PARTITION_INDEX_FILE), c.partitions);
-  writeStreamIndexFile(io, segmentFile(dir, bucketId, segmentId, STREAM_INDEX_FILE), c.streams);
+/**
+ * Writes the segment's index files, each durably (temp file, fdatasync, rename, directory fsync): all three, or the
+ * ones named in `only` (a repair rewrites just the damaged ones).
+ */
+export function writeIndexFiles(io: FileIo, dir: string, bucketId: number, segmentId: number, c: IndexFileContents, only?: readonly string[]): void {
+  const wanted = (name: string) => only === undefined || only.includes(name);
+  if (wanted(EVENT_INDEX_FILE)) writeEventIndexFile(io, segmentFile(dir, bucketId, segmentId, EVENT_INDEX_FILE), c.events);
+  if (wanted(PARTITION_INDEX_FILE)) writePartitionIndexFile(io, segmentFile(dir, bucketId, segmentId, PARTITION_INDEX_FILE), c.partitions);
+  if (wanted(STREAM_INDEX_FILE)) writeStreamIndexFile(io, segmentFile(dir, bucketId, segmentId, STREAM_INDEX_FILE), c.streams);
 }

@@ -57,15 +57,14 @@ import {
   segmentsDir,
   STREAM_INDEX_FILE,
 } from '../../native-free-io/data-layout.ts';
-import { EventIndexFile, EVENT_INDEX_HEADER_BYTES, EVENT_INDEX_RECORD_BYTES, writeEventIndexFile } from '../../native-free-io/event-index-file.ts';
-import { PartitionIndexFile, writePartitionIndexFile } from '../../native-free-io/partition-index-file.ts';
+import { EventIndexFile, EVENT_INDEX_HEADER_BYTES, EVENT_INDEX_RECORD_BYTES } from '../../native-free-io/event-index-file.ts';
+import { PartitionIndexFile } from '../../native-free-io/partition-index-file.ts';
 import {
   StreamIndexFile,
   STREAM_INDEX_ENTRY_BYTES,
   STREAM_INDEX_HEADER_BYTES,
   STREAM_INDEX_PARTITION_KEY_BYTES,
   STREAM_INDEX_STREAM_ID_BYTES_MAX,
-  writeStreamIndexFile,
 } from '../../native-free-io/stream-index-file.ts';
 import { IndexFileCorruptError, readExactly } from '../../native-free-io/index-file-error.ts';
 import { buildFanOut, compareBytes, keyHash32 } from '../../native-free-io/key-hash.ts';
@@ -85,7 +84,7 @@ import {
 import { scanCommitted } from '../../native-free-io/segment-scanner.ts';
 import { readU64 } from '../../native-free-io/u64.ts';
 import { bucketIdForPartition, partitionHash } from '../ids/partition-key.ts';
-import { SegmentIndex } from '../engine/segment-index.ts';
+import { SegmentIndex, writeIndexFiles } from '../engine/segment-index.ts';
 
 export const Severity = { problem: 'problem', note: 'note' } as const;
 export type Severity = (typeof Severity)[keyof typeof Severity];
@@ -1219,15 +1218,8 @@ function rebuildIndexFiles(io: FileIo, dir: string, bucketId: number, segmentId:
       events.offsets[i],
     );
   }
-  const file = (name: string) => segmentFile(dir, bucketId, segmentId, name);
-  if (files.includes(EVENT_INDEX_FILE)) {
-    // One entry per event record, as the writer seals them (a repeated id keeps every offset).
-    const entries: { eventId: Uint8Array; offset: number }[] = [];
-    for (let i = 0; i < events.length; i++) entries.push({ eventId: Buffer.from(events.eventIds[i], 'latin1'), offset: events.offsets[i] });
-    writeEventIndexFile(io, file(EVENT_INDEX_FILE), entries);
-  }
-  if (files.includes(PARTITION_INDEX_FILE)) writePartitionIndexFile(io, file(PARTITION_INDEX_FILE), index.partitions);
-  if (files.includes(STREAM_INDEX_FILE)) writeStreamIndexFile(io, file(STREAM_INDEX_FILE), index.streams);
+  // One event index entry per event record, as the writer seals them (a repeated id keeps every offset).
+  writeIndexFiles(io, dir, bucketId, segmentId, { events: index.events.columns(), partitions: index.partitions, streams: index.streams }, files);
 }
 
 /** Verifies a data directory (and with `repair`, rebuilds damaged index files and verifies again). */
