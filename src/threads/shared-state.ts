@@ -99,11 +99,6 @@ export class SharedState {
     Atomics.notify(this.#counter, this.#counterIndex);
   }
 
-  /** Blocks (Atomics.wait, for a worker thread) until the publish counter moves away from `seen` or `timeoutMs` passes. */
-  waitForPublishSync(seen: number, timeoutMs: number): void {
-    Atomics.wait(this.#counter, this.#counterIndex, seen, timeoutMs);
-  }
-
   /** Resolves when the publish counter moves away from `seen` (never blocks the event loop). */
   async waitForPublish(seen: number, timeoutMs?: number): Promise<void> {
     const r = Atomics.waitAsync(this.#counter, this.#counterIndex, seen, timeoutMs);
