@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import type { FileIo } from '../../native-free-io/file-io.ts';
-import { readWholeFile } from '../../native-free-io/file-io.ts';
+import { nodeFileIo, readWholeFile } from '../../native-free-io/file-io.ts';
 import { SimulatedFileIo } from '../../native-free-io/simulated-file-io.ts';
 import { EVENT_INDEX_FILE, listSegmentIds, PARTITION_INDEX_FILE, segmentFile, STREAM_INDEX_FILE } from '../../native-free-io/data-layout.ts';
 import { open, type Database, type DatabaseOptions } from '../../src/database.ts';
@@ -59,6 +59,32 @@ async function heldStore(perStream: number): Promise<{ io: SimulatedFileIo; seal
   for (let v = 0; v < perStream; v++) for (let s = 0; s < 3; s++) await db.append(`s${s}`, 'E', { payload: `s${s} v${v}`.padEnd(90, '.') });
   expect(sealer.jobs.length).toBeGreaterThan(2);
   return { io, sealer, db };
+}
+
+/** Options of the threaded stores below: one bucket and partition, 64 KiB segments, one writer and one reader. */
+const THREADED: DatabaseOptions = { bucketCount: 1, partitionCount: 1, segmentSizeBytes: 65_536, threads: { write: 1, read: 1 } };
+const THREADED_STREAMS = 5;
+const THREADED_PER_STREAM = 400;
+
+/** A threaded store in a temp dir, filled with THREADED_PER_STREAM events in each of THREADED_STREAMS streams. */
+async function filledThreadedStore(options: DatabaseOptions): Promise<{ dir: string; db: Database }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sealer-'));
+  tempDirs.push(dir);
+  const db = await open(dir, options);
+  for (let v = 0; v < THREADED_PER_STREAM; v++) {
+    await Promise.all(
+      Array.from({ length: THREADED_STREAMS }, (_, s) => db.append(`s${s}`, 'E', { payload: `s${s} v${v}`.padEnd(90, '.'), expectedVersion: v === 0 ? 'empty' : v - 1 })),
+    );
+  }
+  await everything(db, THREADED_STREAMS, THREADED_PER_STREAM);
+  return { dir, db };
+}
+
+/** The index files (`segment/file`) missing from the store's sealed segments, of which there must be more than 3. */
+function missingIndexFiles(dir: string): string[] {
+  const segments = listSegmentIds(nodeFileIo, dir, 0);
+  expect(segments.length).toBeGreaterThan(3);
+  return segments.slice(0, -1).flatMap((id) => INDEX_FILES.filter((name) => !fs.existsSync(segmentFile(dir, 0, id, name))).map((name) => `${id}/${name}`));
 }
 
 describe('segment sealer', () => {
@@ -173,51 +199,27 @@ describe('segment sealer', () => {
   });
 
   it('the worker threads seal in a thread of their own: reads meanwhile, every file written by a clean close', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sealer-'));
-    tempDirs.push(dir);
-    const options: DatabaseOptions = { bucketCount: 1, partitionCount: 1, segmentSizeBytes: 65_536, threads: { write: 1, read: 1 } };
-    const db = await open(dir, options);
-    const streams = 5;
-    const perStream = 400;
-    for (let v = 0; v < perStream; v++) {
-      await Promise.all(Array.from({ length: streams }, (_, s) => db.append(`s${s}`, 'E', { payload: `s${s} v${v}`.padEnd(90, '.'), expectedVersion: v === 0 ? 'empty' : v - 1 })));
-    }
-    await everything(db, streams, perStream);
+    const { dir, db } = await filledThreadedStore(THREADED);
     await db.close();
-    const segments = listSegmentIds((await import('../../native-free-io/file-io.ts')).nodeFileIo, dir, 0);
-    expect(segments.length).toBeGreaterThan(3);
-    for (const id of segments.slice(0, -1)) for (const name of INDEX_FILES) expect(fs.existsSync(segmentFile(dir, 0, id, name)), `segment ${id} ${name}`).toBe(true);
-    const reopened = await open(dir, options);
-    await everything(reopened, streams, perStream);
+    expect(missingIndexFiles(dir)).toEqual([]);
+    const reopened = await open(dir, THREADED);
+    await everything(reopened, THREADED_STREAMS, THREADED_PER_STREAM);
     await reopened.close();
   });
 });
 
 describe('segment sealer thread that dies', () => {
   it('the writer seals the segments handed to it and every later one itself, and closes without waiting', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sealer-dies-'));
-    tempDirs.push(dir);
-    const options: DatabaseOptions = { bucketCount: 1, partitionCount: 1, segmentSizeBytes: 65_536, threads: { write: 1, read: 1 } };
     const dying = new URL('../fixtures/dying-sealer-worker.ts', import.meta.url).href;
-    const db = await open(dir, { ...options, sealerThreadScript: dying });
-    const streams = 5;
-    const perStream = 400;
-    for (let v = 0; v < perStream; v++) {
-      await Promise.all(Array.from({ length: streams }, (_, s) => db.append(`s${s}`, 'E', { payload: `s${s} v${v}`.padEnd(90, '.'), expectedVersion: v === 0 ? 'empty' : v - 1 })));
-    }
-    await everything(db, streams, perStream);
+    const { dir, db } = await filledThreadedStore({ ...THREADED, sealerThreadScript: dying });
     // Before the close: the files of every segment the writer left are written, though the sealer died on its first.
-    const { nodeFileIo } = await import('../../native-free-io/file-io.ts');
-    const segments = listSegmentIds(nodeFileIo, dir, 0);
-    expect(segments.length).toBeGreaterThan(3);
-    const missing = () => segments.slice(0, -1).flatMap((id) => INDEX_FILES.filter((name) => !fs.existsSync(segmentFile(dir, 0, id, name))).map((name) => `${id}/${name}`));
-    for (let waited = 0; missing().length > 0 && waited < 5000; waited += 50) await new Promise((r) => setTimeout(r, 50));
-    expect(missing()).toEqual([]);
+    for (let waited = 0; missingIndexFiles(dir).length > 0 && waited < 5000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    expect(missingIndexFiles(dir)).toEqual([]);
     const closeStarted = performance.now();
     await db.close();
     expect(performance.now() - closeStarted).toBeLessThan(5000);
-    const reopened = await open(dir, options);
-    await everything(reopened, streams, perStream);
+    const reopened = await open(dir, THREADED);
+    await everything(reopened, THREADED_STREAMS, THREADED_PER_STREAM);
     await reopened.close();
     expect(verify(dir).findings.filter((f) => f.severity === 'problem')).toEqual([]);
   });
