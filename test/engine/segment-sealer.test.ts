@@ -206,6 +206,14 @@ describe('segment sealer', () => {
     await everything(reopened, THREADED_STREAMS, THREADED_PER_STREAM);
     await reopened.close();
   });
+
+  it('a close waits for a sealer that is behind: every sealed segment has its files once it returns', async () => {
+    const slow = new URL('../fixtures/slow-sealer-worker.ts', import.meta.url).href;
+    const { dir, db } = await filledThreadedStore({ ...THREADED, sealerThreadScript: slow });
+    expect(missingIndexFiles(dir)).not.toEqual([]); // the sealer is behind when the close starts
+    await db.close();
+    expect(missingIndexFiles(dir)).toEqual([]);
+  });
 });
 
 describe('segment sealer thread that dies', () => {
