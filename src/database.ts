@@ -24,6 +24,8 @@ import {
 import { InProcessReadBackend, InProcessWriteBackend, type ReadBackend, type ReadEncoding, type WriteBackend } from './engine/backends.ts';
 import { BucketWriter, type BucketWriterStats, type EventRequest, type TransactionOutcome, type TransactionRequest } from './engine/bucket-writer.ts';
 import { EngineError } from './engine/engine-error.ts';
+import { COMMIT_LOG_FILE_BYTES_MIN, CommitLog, commitLogFileBytes, replayCommitLogs } from './engine/commit-log.ts';
+import { GroupCommit, type GroupCommitStats } from './engine/group-commit.ts';
 import { ExpectedKind, expectedKindOf, type ExpectedVersion } from './engine/expected-version.ts';
 import type { AppendSink, ByteRange, InPlaceAppend } from './engine/in-place-append.ts';
 import { CapturingSinkPool } from './engine/capturing-sink.ts';
@@ -62,6 +64,11 @@ export interface DatabaseOptions {
    * workers/segment-sealer-worker.ts, such as one that dies, to exercise the writers' fallback.
    */
   sealerThreadScript?: string;
+  /**
+   * Size of each of a write worker's two commit log files (src/engine/commit-log.ts). By default half a segment,
+   * between 64 KiB and 32 MiB; smaller values make the log switch files and checkpoint often (tests).
+   */
+  commitLogFileBytes?: number;
   logger?: Logger;
 }
 
@@ -529,6 +536,11 @@ export class Database {
     return this.#writes.stats();
   }
 
+  /** Group-commit rounds, and how they were made durable (commit log, segment files), over every write worker. */
+  commitStats(): Promise<GroupCommitStats> {
+    return this.#writes.commitStats();
+  }
+
   get closed(): boolean {
     return this.#closed;
   }
@@ -556,8 +568,14 @@ export async function open(dir: string, options: DatabaseOptions = {}): Promise<
   if (!(Number.isInteger(segmentSizeBytes) && segmentSizeBytes >= DEFAULTS.segmentSizeBytesMin && segmentSizeBytes <= 2 ** 40)) {
     throw new RangeError(`segment size must be at least ${DEFAULTS.segmentSizeBytesMin} bytes`);
   }
+  const commitLogBytes = options.commitLogFileBytes ?? commitLogFileBytes(segmentSizeBytes);
+  if (!(Number.isInteger(commitLogBytes) && commitLogBytes >= COMMIT_LOG_FILE_BYTES_MIN && commitLogBytes <= 2 ** 31)) {
+    throw new RangeError(`commit log file size must be an integer of ${COMMIT_LOG_FILE_BYTES_MIN} to 2^31 bytes`);
+  }
   const io = options.io ?? nodeFileIo;
   openMeta(io, dir, { bucketCount, partitionCount, segmentSizeBytes });
+  // Rounds a power cut left in the commit logs only go back into their segment files before any bucket recovers.
+  replayCommitLogs(io, dir, options.logger);
   const sharedState = SharedState.create(bucketCount, partitionCount);
   const common = {
     dir,
@@ -583,8 +601,10 @@ export async function open(dir: string, options: DatabaseOptions = {}): Promise<
         sealer: options.sealer,
       }),
     );
+    const log = bucketCount > 1 ? CommitLog.create(io, dir, 0, commitLogBytes) : undefined;
+    const group = new GroupCommit({ io, writers, log, logger: options.logger });
     const reader = new StoreReader({ io, dir, bucketCount, partitionCount, segmentSizeBytes, sharedState, logger: options.logger });
-    return new Database({ ...common, writes: new InProcessWriteBackend(writers), reads: new InProcessReadBackend(reader) });
+    return new Database({ ...common, writes: new InProcessWriteBackend(writers, group), reads: new InProcessReadBackend(reader) });
   }
   if (options.io !== undefined) throw new RangeError('a custom FileIo needs threads: false');
   if (options.sealer !== undefined) throw new RangeError('a custom sealer needs threads: false');
@@ -600,6 +620,7 @@ export async function open(dir: string, options: DatabaseOptions = {}): Promise<
     readThreads: options.threads?.read ?? DEFAULTS.readThreads,
     logLevel: options.logger?.level,
     sealerScript: options.sealerThreadScript,
+    commitLogFileBytes: commitLogBytes,
   });
   return new Database({ ...common, ...backends });
 }

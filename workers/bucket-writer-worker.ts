@@ -2,15 +2,18 @@
  * A write worker: owns one or more buckets' BucketWriters and serves them from a request ring.
  *
  * Loop: sleep in Atomics.wait until a request arrives → drain every request in the ring, staging appends into
- * their bucket's batch (each frame is released as soon as its bytes are copied into the batch) → for each bucket
- * with staged work, one write, then one fdatasync per bucket, all at once (group commit) → one completion frame per
- * request. Requests that arrive during the fdatasyncs wait in the ring and form the next batch, so batches grow with
- * load by themselves.
+ * their bucket's batch (each frame is released as soon as its bytes are copied into the batch) → one group-commit
+ * round (src/engine/group-commit.ts): each bucket's batch written, and all made durable by one fdatasync (of the
+ * worker's commit log when several buckets are in the round) → one completion frame per request. Requests that
+ * arrive during the round wait in the ring and form the next one, so rounds grow with load by themselves.
  */
 import { workerData, parentPort, Worker } from 'node:worker_threads';
-import { datasyncFailure, nodeFileIo, startDatasync, type FileHandle } from '../native-free-io/file-io.ts';
+import { nodeFileIo } from '../native-free-io/file-io.ts';
 import { PooledReadFileIo, READ_DESCRIPTORS_PER_THREAD } from '../native-free-io/pooled-read-file-io.ts';
+import type { BatchOutcomes } from '../src/engine/batch-outcomes.ts';
 import { BucketWriter } from '../src/engine/bucket-writer.ts';
+import { CommitLog } from '../src/engine/commit-log.ts';
+import { GroupCommit } from '../src/engine/group-commit.ts';
 import { packSealJob, type SegmentSealer } from '../src/engine/segment-sealer.ts';
 import type { SealerWorkerData } from './segment-sealer-worker.ts';
 import { createWorkerLogger } from '../src/logging/logger.ts';
@@ -33,6 +36,8 @@ export interface WriteWorkerData {
   logLevel?: string;
   /** The sealer thread's script, when not workers/segment-sealer-worker.ts (tests: one that dies). */
   sealerScript?: string;
+  /** Size of each of the worker's two commit log files (used when it owns several buckets). */
+  commitLogFileBytes: number;
 }
 
 const data = workerData as WriteWorkerData;
@@ -75,6 +80,7 @@ const sealer: SegmentSealer = {
 /** How long a shutdown waits for the sealer to finish (what it leaves undone, the next open rebuilds). */
 const SEALER_DRAIN_MS = 60_000;
 const writers = new Map<number, BucketWriter>();
+let commitLog: CommitLog | undefined;
 try {
   for (const bucketId of data.bucketIds) {
     writers.set(
@@ -93,10 +99,14 @@ try {
       }),
     );
   }
+  // A round touching several buckets is made durable by one fdatasync of this worker's commit log.
+  if (writers.size > 1) commitLog = CommitLog.create(nodeFileIo, data.dir, data.workerIndex, data.commitLogFileBytes);
 } catch (err) {
   parentPort!.postMessage({ type: 'error', message: (err as Error).stack ?? String(err) });
   process.exit(1);
 }
+const writerList = [...writers.values()];
+const group = new GroupCommit({ io: nodeFileIo, writers: writerList, log: commitLog, logger });
 parentPort!.postMessage({ type: 'ready' });
 
 /** Reserves `frameBytes` in the completion ring, waiting for room: the offset in `completions.bytes`, or -1 once closed. */
@@ -119,7 +129,6 @@ function pushFrame(frame: Buffer): void {
 /** Request ids of staged appends, per bucket, in staging order. */
 const staged = new Map<number, number[]>();
 let closing: number | undefined;
-const writerList = [...writers.values()];
 const prezeroSome = (): boolean => writerList.some((w) => w.prezero());
 
 const onRequest = (bytes: Buffer, at: number): void => {
@@ -134,24 +143,21 @@ const onRequest = (bytes: Buffer, at: number): void => {
     if (ids === undefined) staged.set(bucketId, (ids = []));
     ids.push(requestId);
   } else if (type === RequestType.stats) {
-    const stats = writerList.map((w) => ({ bucketId: w.bucketId, ...w.stats, cache: w.cacheStats() }));
-    pushFrame(encodeJsonCompletion(CompletionType.stats, requestId, stats));
+    const buckets = writerList.map((w) => ({ bucketId: w.bucketId, ...w.stats, cache: w.cacheStats() }));
+    pushFrame(encodeJsonCompletion(CompletionType.stats, requestId, { buckets, group: group.stats }));
   } else if (type === RequestType.close) {
     closing = requestId;
   }
 };
 
-/** Buckets of the batch being made durable, the handles to sync, and the syncs' outcomes (by bucket). */
+/** The buckets of a round, and their requests' ids. */
 const flushing: BucketWriter[] = [];
-const syncHandles: (FileHandle | undefined)[] = [];
-const syncErrors: (Error | null)[] = [];
-let syncsPending = 0;
+const flushingIds: number[][] = [];
 
 /**
- * One round: wait for requests, drain and stage them all, write each bucket's batch, then fdatasync those buckets.
- * One bucket syncs right here. Several sync at once on libuv's pool (concurrent syncs of different files overlap on
- * the device: measured here, 4 at once take ~250 µs against ~130 µs for one) while this thread returns to its event
- * loop; {@link completeRound} then acknowledges them and starts the next round.
+ * The loop: wait for requests, drain and stage them all, then one group-commit round (group-commit.ts) makes
+ * every bucket's batch durable, and each request gets its completion. Requests that arrive meanwhile wait in the
+ * ring and form the next round.
  */
 function round(): void {
   for (;;) {
@@ -159,75 +165,47 @@ function round(): void {
     while (requests.peekAt() === -1 && prezeroSome());
     if (!requests.waitForData()) return;
     requests.drainAt(onRequest);
-    let toSync = 0;
     for (const [bucketId, ids] of staged) {
       if (ids.length === 0) continue;
-      const writer = writers.get(bucketId)!;
-      const handle = writer.writeBatch();
-      flushing.push(writer);
-      syncHandles.push(handle);
-      syncErrors.push(null);
-      if (handle !== undefined) toSync++;
+      flushing.push(writers.get(bucketId)!);
+      flushingIds.push(ids);
     }
-    if (toSync <= 1) {
-      for (let f = 0; f < flushing.length; f++) {
-        const handle = syncHandles[f];
-        if (handle !== undefined) syncErrors[f] = datasyncFailure(handle);
-      }
-      if (!acknowledge()) return;
-      // While segments wait for the sealer, the event loop gets a turn each round: it is where the sealer's
-      // death is heard (a round with one bucket to sync never returns to it otherwise).
-      if (!sealerGone && writerList.some((w) => w.sealing)) {
-        setImmediate(round);
-        return;
-      }
-      continue;
+    if (flushing.length > 0) acknowledge(group.commit(flushing));
+    if (closing !== undefined) {
+      void close(closing);
+      return;
     }
-    syncsPending = toSync;
-    for (let f = 0; f < flushing.length; f++) {
-      const handle = syncHandles[f];
-      if (handle === undefined) continue;
-      startDatasync(handle, (err) => {
-        syncErrors[f] = err;
-        if (--syncsPending === 0) completeRound();
-      });
+    // The event loop gets a turn each round while a checkpoint's syncs run on libuv's pool (their callbacks run
+    // there), and while segments wait for the sealer: it is where the sealer's death is heard.
+    if (group.checkpointing || (!sealerGone && writerList.some((w) => w.sealing))) {
+      setImmediate(round);
+      return;
     }
-    return;
   }
 }
 
-function completeRound(): void {
-  if (acknowledge()) round();
-}
-
-/** Acknowledges every flushed bucket's requests; false once the worker is done (closed). */
-function acknowledge(): boolean {
+/** Sends every request of the round its completion. */
+function acknowledge(outcomes: readonly BatchOutcomes[]): void {
   for (let f = 0; f < flushing.length; f++) {
-    const writer = flushing[f];
-    const ids = staged.get(writer.bucketId)!;
-    const outcomes = writer.finishBatch(syncErrors[f]);
+    const ids = flushingIds[f];
+    const o = outcomes[f];
     for (let i = 0; i < ids.length; i++) {
-      const frameBytes = batchCompletionBytes(outcomes, i);
+      const frameBytes = batchCompletionBytes(o, i);
       const at = reserveCompletion(frameBytes);
       if (at === -1) break;
-      encodeBatchCompletion(completions.bytes, at, ids[i], outcomes, i);
+      encodeBatchCompletion(completions.bytes, at, ids[i], o, i);
       completions.commit();
     }
     ids.length = 0;
   }
   flushing.length = 0;
-  syncHandles.length = 0;
-  syncErrors.length = 0;
-  if (closing !== undefined) {
-    void close(closing);
-    return false;
-  }
-  return true;
+  flushingIds.length = 0;
 }
 
 /** Closes the worker once the sealer has written every segment handed to it (see drainSealer). */
 async function close(requestId: number): Promise<void> {
   await drainSealer();
+  group.close();
   for (const w of writerList) w.close();
   terminatingSealer = true;
   void sealerThread.terminate();

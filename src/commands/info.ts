@@ -15,6 +15,7 @@
  */
 import os from 'node:os';
 import type { BucketWriterStats } from '../engine/bucket-writer.ts';
+import type { GroupCommitStats } from '../engine/group-commit.ts';
 import { STREAM_CACHE_ENTRY_BYTES } from '../server/database-options.ts';
 import { keyword } from './arguments.ts';
 import type { CommandContext, CommandDescriptor, Reply } from './command.ts';
@@ -76,7 +77,7 @@ function sum(stats: readonly WriterStats[], field: keyof BucketWriterStats): num
   return n;
 }
 
-function sectionLines(ctx: CommandContext, section: Section, stats: readonly WriterStats[]): [string, string | number][] {
+function sectionLines(ctx: CommandContext, section: Section, stats: readonly WriterStats[], commit: GroupCommitStats): [string, string | number][] {
   const { server, config, db } = ctx;
   switch (section) {
     case 'server': {
@@ -127,6 +128,10 @@ function sectionLines(ctx: CommandContext, section: Section, stats: readonly Wri
         ['fsyncs', sum(stats, 'fsyncs')],
         ['bytes_written', sum(stats, 'bytesWritten')],
         ['segment_rollovers', sum(stats, 'rollovers')],
+        ['group_commit_rounds', commit.rounds],
+        ['commit_log_rounds', commit.loggedRounds],
+        ['commit_log_checkpoints', commit.checkpoints],
+        ['group_commit_fdatasyncs', commit.datasyncs],
       ];
     case 'keyspace': {
       let events = 0;
@@ -186,9 +191,9 @@ const TITLES: Record<Section, string> = {
   cache: 'Cache',
 };
 
-export function infoText(ctx: CommandContext, sections: readonly Section[], stats: readonly WriterStats[]): string {
+export function infoText(ctx: CommandContext, sections: readonly Section[], stats: readonly WriterStats[], commit: GroupCommitStats): string {
   return sections
-    .map((s) => `# ${TITLES[s]}\r\n${sectionLines(ctx, s, stats).map(([k, v]) => `${k}:${v}\r\n`).join('')}`)
+    .map((s) => `# ${TITLES[s]}\r\n${sectionLines(ctx, s, stats, commit).map(([k, v]) => `${k}:${v}\r\n`).join('')}`)
     .join('\r\n');
 }
 
@@ -231,7 +236,7 @@ export const info: CommandDescriptor = {
     }
     const all = words.length === 0 || words.some((w) => w === 'all' || w === 'everything' || w === 'default');
     const sections = all ? [...INFO_SECTIONS] : INFO_SECTIONS.filter((s) => words.includes(s));
-    const body = infoText(ctx, sections, stats);
+    const body = infoText(ctx, sections, stats, await ctx.db.commitStats());
     return (e) => e.verbatim(body, 'txt');
   },
 };

@@ -11,6 +11,7 @@ import type { RespProtocol } from '../protocol/resp-encoder.ts';
 import type { BufferPoolStats } from '../buffers/buffer-pool.ts';
 import type { AppendSink, InPlaceAppend } from './in-place-append.ts';
 import { InFlightCount } from './in-flight-count.ts';
+import type { GroupCommit, GroupCommitStats } from './group-commit.ts';
 import { appendRequestBytes, encodeAppendRequest, encodeInPlaceAppendRequest, inPlaceAppendRequestBytes } from '../threads/write-messages.ts';
 
 /**
@@ -49,6 +50,8 @@ export interface WriteBackend {
    */
   onceInPlaceSettled(callback: () => void): void;
   stats(): Promise<BucketWriterStats[]>;
+  /** Group-commit rounds and the commit log's work, over every write worker. */
+  commitStats(): Promise<GroupCommitStats>;
   close(): Promise<void>;
 }
 
@@ -75,17 +78,19 @@ interface Pending {
 }
 
 /**
- * Writers on this thread. Appends submitted in the same turn of the event loop form one batch per bucket (one
- * write, one fdatasync), which mirrors what the write worker's loop does under load.
+ * Writers on this thread. Appends submitted in the same turn of the event loop form one batch per bucket, and the
+ * buckets' batches one group-commit round (group-commit.ts), as in the write worker's loop under load.
  */
 export class InProcessWriteBackend implements WriteBackend {
   readonly #writers: BucketWriter[];
+  readonly #group: GroupCommit;
   readonly #queues: Pending[][];
   readonly #inPlace = new InFlightCount();
   #scheduled = false;
 
-  constructor(writers: BucketWriter[]) {
+  constructor(writers: BucketWriter[], group: GroupCommit) {
     this.#writers = writers;
+    this.#group = group;
     this.#queues = writers.map(() => []);
   }
 
@@ -121,14 +126,22 @@ export class InProcessWriteBackend implements WriteBackend {
 
   #run(): void {
     this.#scheduled = false;
+    const round: BucketWriter[] = [];
+    const queues: Pending[][] = [];
     for (let b = 0; b < this.#writers.length; b++) {
       const queue = this.#queues[b];
       if (queue.length === 0) continue;
       this.#queues[b] = [];
       const writer = this.#writers[b];
       for (const p of queue) writer.stageFrame(p.frame);
-      const outcomes = writer.commitBatch();
-      for (let i = 0; i < queue.length; i++) queue[i].resolve(outcomes.outcome(i));
+      round.push(writer);
+      queues.push(queue);
+    }
+    if (round.length === 0) return;
+    const outcomes = this.#group.commit(round);
+    for (let r = 0; r < round.length; r++) {
+      const queue = queues[r];
+      for (let i = 0; i < queue.length; i++) queue[i].resolve(outcomes[r].outcome(i));
     }
   }
 
@@ -136,8 +149,13 @@ export class InProcessWriteBackend implements WriteBackend {
     return this.#writers.map((w) => ({ ...w.stats }));
   }
 
+  async commitStats(): Promise<GroupCommitStats> {
+    return { ...this.#group.stats };
+  }
+
   async close(): Promise<void> {
     if (this.#queues.some((q) => q.length > 0)) this.#run();
+    this.#group.close();
     for (const w of this.#writers) w.close();
   }
 }

@@ -42,6 +42,7 @@ import { SealedSegment } from './sealed-segment.ts';
 import { SegmentIndex } from './segment-index.ts';
 import type { SegmentSealer } from './segment-sealer.ts';
 import { BatchOutcomes } from './batch-outcomes.ts';
+import type { LogEntry } from '../../native-free-io/commit-log-format.ts';
 
 export interface EventRequest {
   eventId: Uint8Array;
@@ -281,6 +282,32 @@ export class BucketWriter {
    */
   writeBatch(): FileHandle | undefined {
     return this.#writeStaged() ? this.#data : undefined;
+  }
+
+  /**
+   * What the last writeBatch wrote (it returned a handle), as a commit log entry: valid until finishBatch. A
+   * worker whose round touches several buckets logs these and syncs its log instead of each segment file.
+   */
+  writtenEntry(): LogEntry {
+    return { bucketId: this.bucketId, segmentId: this.#segmentId, offset: this.#durableOffset, bytes: this.#buf.subarray(0, this.#bufLength) };
+  }
+
+  /** The active segment's data file (a checkpoint syncs it through a handle of its own). */
+  get activeDataPath(): string {
+    return this.#data.path;
+  }
+
+  /** fdatasync of the active segment's data file, here and now. Throws on failure; the caller poisons the bucket. */
+  syncData(): void {
+    this.#data.datasync();
+  }
+
+  /**
+   * Stops this bucket from accepting writes until the database is reopened: an fdatasync that covers its data
+   * failed somewhere else (its write worker's commit log, or a checkpoint of its segment file).
+   */
+  poison(err: Error): void {
+    this.#poison(err);
   }
 
   /** The second half of {@link writeBatch}: `syncError` is the fdatasync's failure, or null once it succeeded. */
@@ -636,6 +663,14 @@ export class BucketWriter {
   #rollover(): void {
     const old = this.#segmentId;
     const { io, dir } = this.#o;
+    // The segment is sealed durable in itself: rounds its write worker made durable through the commit log only
+    // may not be in it yet (see group-commit.ts).
+    try {
+      this.#data.datasync();
+    } catch (err) {
+      this.#poison(err as Error);
+      throw err;
+    }
     const sealer = this.#sealerGone ? undefined : this.#o.sealer;
     let sealed: SealedSegment | undefined;
     if (sealer === undefined) {

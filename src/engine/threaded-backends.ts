@@ -37,6 +37,7 @@ import {
   RequestType,
 } from '../threads/write-messages.ts';
 import type { AppendSink, InPlaceAppend } from './in-place-append.ts';
+import { sumGroupCommitStats, type GroupCommitStats } from './group-commit.ts';
 import type { WriteWorkerData } from '../../workers/bucket-writer-worker.ts';
 import type { ReadTask, ReadWorkerData } from '../../workers/read-worker.ts';
 
@@ -52,6 +53,8 @@ export interface ThreadedBackendOptions {
   logLevel?: string;
   /** See DatabaseOptions.sealerThreadScript. */
   sealerScript?: string;
+  /** Each write worker's commit log file size (DatabaseOptions.commitLogFileBytes). */
+  commitLogFileBytes: number;
 }
 
 /** How often the read backend checks whether its workers should follow their active segments (#follow). */
@@ -275,9 +278,16 @@ export class ThreadedWriteBackend implements WriteBackend {
     });
   }
 
+  #workerStats(): Promise<{ buckets: BucketWriterStats[]; group: GroupCommitStats }[]> {
+    return Promise.all(this.#handles.map((h) => this.#control(h, RequestType.stats, (f) => decodeJsonCompletion(f) as { buckets: BucketWriterStats[]; group: GroupCommitStats })));
+  }
+
   async stats(): Promise<BucketWriterStats[]> {
-    const all = await Promise.all(this.#handles.map((h) => this.#control(h, RequestType.stats, (f) => decodeJsonCompletion(f) as BucketWriterStats[])));
-    return all.flat();
+    return (await this.#workerStats()).flatMap((s) => s.buckets);
+  }
+
+  async commitStats(): Promise<GroupCommitStats> {
+    return sumGroupCommitStats((await this.#workerStats()).map((s) => s.group));
   }
 
   async close(): Promise<void> {
@@ -466,6 +476,7 @@ export async function openThreadedBackends(o: ThreadedBackendOptions): Promise<{
         completionRing: completions.buffer,
         logLevel: o.logLevel,
         sealerScript: o.sealerScript,
+        commitLogFileBytes: o.commitLogFileBytes,
       };
       const worker = new Worker(new URL('../../workers/bucket-writer-worker.ts', import.meta.url), { workerData, name: `writer-${w}` });
       const handle = new WriterHandle(worker, requests, completions, inPlace);

@@ -86,6 +86,8 @@ interface PlannedAppend {
 interface Plan {
   seed: number;
   layout: { bucketCount: number; partitionCount: number; segmentSizeBytes: number };
+  /** Small commit log files, so that rounds also go past a file's end: switches, checkpoints, direct syncs. */
+  commitLogFileBytes: number;
   pre: PlannedAppend[];
   waves: PlannedAppend[][];
 }
@@ -121,7 +123,8 @@ function plan(seed: number, attempt: number): Plan {
   waveA.splice(int(waveA.length), 0, multi());
   const waveB: PlannedAppend[] = Array.from({ length: 3 + int(4) }, () => single(300));
   if (rng() < 0.7) waveB.splice(int(waveB.length), 0, multi());
-  return { seed, layout, pre, waves: [waveA, waveB] };
+  const commitLogFileBytes = 8192 + 4096 * int(3);
+  return { seed, layout, commitLogFileBytes, pre, waves: [waveA, waveB] };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -135,7 +138,7 @@ interface Acked {
 }
 
 function options(p: Plan, io: DatabaseOptions['io']): DatabaseOptions {
-  return { threads: false, io, ...p.layout, streamCacheEntries: 4 };
+  return { threads: false, io, ...p.layout, commitLogFileBytes: p.commitLogFileBytes, streamCacheEntries: 4 };
 }
 
 /** Submits one append (single or multi) and resolves to the acknowledged events. */
