@@ -4,6 +4,7 @@
  *   <dir>/meta.json
  *   <dir>/buckets/<bucket:05>/segments/<segment:010>/data.evts | index.eidx | partition.pidx | stream.sidx
  *                                                   (and data.ckpt while the segment is active)
+ *   <dir>/commit-log/writer-<n>-<0|1>.log   while a write worker of several buckets runs (src/engine/commit-log.ts)
  *
  * meta.json fixes the bucket count, partition count and segment size at creation; reopening with other values
  * fails with a message that names both.
