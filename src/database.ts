@@ -601,7 +601,7 @@ export async function open(dir: string, options: DatabaseOptions = {}): Promise<
         sealer: options.sealer,
       }),
     );
-    const log = bucketCount > 1 ? CommitLog.create(io, dir, 0, commitLogBytes) : undefined;
+    const log = bucketCount > 1 ? CommitLog.createOrWarn(io, dir, 0, commitLogBytes, options.logger) : undefined;
     const group = new GroupCommit({ io, writers, log, logger: options.logger });
     const reader = new StoreReader({ io, dir, bucketCount, partitionCount, segmentSizeBytes, sharedState, logger: options.logger });
     return new Database({ ...common, writes: new InProcessWriteBackend(writers, group), reads: new InProcessReadBackend(reader) });

@@ -100,7 +100,7 @@ try {
     );
   }
   // A round touching several buckets is made durable by one fdatasync of this worker's commit log.
-  if (writers.size > 1) commitLog = CommitLog.create(nodeFileIo, data.dir, data.workerIndex, data.commitLogFileBytes);
+  if (writers.size > 1) commitLog = CommitLog.createOrWarn(nodeFileIo, data.dir, data.workerIndex, data.commitLogFileBytes, logger);
 } catch (err) {
   parentPort!.postMessage({ type: 'error', message: (err as Error).stack ?? String(err) });
   process.exit(1);

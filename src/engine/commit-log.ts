@@ -69,10 +69,30 @@ export class CommitLog {
       }
       io.syncDir(logDir);
     } catch (err) {
-      for (const h of files) h.close();
+      for (const h of files) {
+        h.close();
+        try {
+          io.unlink(h.path);
+        } catch {
+          // left for the next open, which removes every log after replaying it
+        }
+      }
       throw err;
     }
     return new CommitLog(files, fileBytes);
+  }
+
+  /**
+   * {@link create}, or undefined (logged) when the files cannot be made, such as on a full disk: the worker then
+   * runs without a log, every round syncing its segment files, rather than not at all.
+   */
+  static createOrWarn(io: FileIo, dir: string, writerIndex: number, fileBytes: number, logger?: Logger): CommitLog | undefined {
+    try {
+      return CommitLog.create(io, dir, writerIndex, fileBytes);
+    } catch (err) {
+      logger?.warn({ writer: writerIndex, err: String(err) }, 'the commit log could not be created; rounds sync their segment files instead');
+      return undefined;
+    }
   }
 
   /** The most entry bytes (heads included) one round may hold. */

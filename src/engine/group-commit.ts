@@ -79,6 +79,8 @@ export class GroupCommit {
    * same order (each valid until its writer stages again).
    */
   commit(writers: readonly BucketWriter[]): readonly BatchOutcomes[] {
+    // A bucket may have failed a sync of its own since the last round (pre-zeroing, a rollover).
+    this.#stopIfPoisoned();
     const handles = this.#handles;
     const errors = this.#errors;
     const entries = this.#entries;
@@ -158,7 +160,9 @@ export class GroupCommit {
       if (err !== null) failure ??= err;
       if (--pending > 0) return;
       if (failure !== undefined) this.#stop(failure, 'a checkpoint could not sync a segment file');
-      else if (this.#stopped === undefined) log.checkpointed(token);
+      // A bucket that failed a sync of its own meanwhile may have lost pages this checkpoint reported synced.
+      this.#stopIfPoisoned();
+      if (this.#stopped === undefined) log.checkpointed(token);
     };
     for (const p of paths) {
       let handle: FileHandle;

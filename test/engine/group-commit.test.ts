@@ -250,6 +250,36 @@ describe('GroupCommit with a commit log', () => {
     }
   });
 
+  it('a bucket that fails a sync of its own between rounds stops the others before a checkpoint can free a log file', () => {
+    const io = new SimulatedFileIo();
+    const syncs = new DeferredSyncIo(io);
+    const { writers, group } = openStore(io, LOG_HEADER_BYTES + 4096, SEGMENT_BYTES, syncs);
+    round(writers, group, [0, 1, 2], 1, 1000);
+    round(writers, group, [0, 1, 2], 1, 1000); // past the first file's end: its checkpoint is now running
+    expect(group.checkpointing).toBe(true);
+    // Bucket 1 fails an fdatasync of its own (as idle pre-zeroing or a rollover can): the pages it wrote may be
+    // gone even once a later sync of that file succeeds (fsyncgate), so the checkpoint must not free the log file
+    // that holds them.
+    writers[1].poison(simulatedFsError('EIO', 'fdatasync'));
+    syncs.runSyncs();
+    for (const w of writers) expect(w.poisoned).toBeInstanceOf(Error);
+    for (const w of writers) w.close();
+  });
+
+  it('without a log (it could not be created on a full disk), every round syncs its segment files', () => {
+    const io = new SimulatedFileIo();
+    const writers = openWriters(io);
+    io.failWrites(100_000);
+    expect(CommitLog.createOrWarn(io, DIR, 0, 1 << 20)).toBeUndefined();
+    expect(io.readdir(commitLogDir(DIR))).toEqual([]);
+    io.failWrites(Number.MAX_SAFE_INTEGER);
+    const group = new GroupCommit({ io, writers });
+    expect(round(writers, group, [0, 1, 2], 2, 100).flat().every((o) => o.ok)).toBe(true);
+    expect(group.stats).toMatchObject({ loggedRounds: 0, directRounds: 1, datasyncs: 3 });
+    expect(versionsAfterReopen(io.clone())).toEqual([1, 1, 1]);
+    for (const w of writers) w.close();
+  });
+
   it('a rollover syncs the old segment file before sealing it, so sealed segments never depend on the log', () => {
     const io = new SimulatedFileIo();
     openMeta(io, DIR, { bucketCount: BUCKETS, partitionCount: PARTITIONS, segmentSizeBytes: 8192 });
