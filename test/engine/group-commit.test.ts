@@ -3,6 +3,8 @@
  * segment files later by checkpoints; a power cut at any point loses no acknowledged round once the log is
  * replayed; a failed sync anywhere stops every bucket of the worker.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DATA_FILE, openMeta, segmentFile } from '../../native-free-io/data-layout.ts';
@@ -15,6 +17,7 @@ import { ExpectedKind } from '../../src/engine/expected-version.ts';
 import { GroupCommit } from '../../src/engine/group-commit.ts';
 import { generateEventId, generateTransactionId } from '../../src/ids/event-id.ts';
 import { verify } from '../../src/tools/verify.ts';
+import { open } from '../../src/database.ts';
 import { bucketIdForPartition, partitionHash, partitionIdForKey, partitionKeyForStream } from '../../src/ids/partition-key.ts';
 
 const DIR = '/db';
@@ -299,6 +302,31 @@ describe('GroupCommit with a commit log', () => {
       for (const w of after) w.close();
     }
     for (const w of writers) w.close();
+  });
+});
+
+describe('the threaded database', () => {
+  it('makes concurrent appends over several buckets durable through its write worker\'s log, and removes the log at close', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sdb-commit-log-'));
+    try {
+      const db = await open(dir, { threads: { write: 1, read: 1 } });
+      const streams = Array.from({ length: 40 }, (_, i) => `log-${i}`);
+      await Promise.all(Array.from({ length: 400 }, (_, i) => db.append(streams[i % streams.length], 'E', { payload: `p${i}` })));
+      const stats = await db.commitStats();
+      expect(stats.loggedRounds).toBeGreaterThan(0);
+      expect(stats.datasyncs).toBeLessThan(stats.rounds * 2);
+      expect(fs.readdirSync(commitLogDir(dir)).sort()).toEqual(['writer-0-0.log', 'writer-0-1.log']);
+      await db.close();
+      expect(fs.readdirSync(commitLogDir(dir))).toEqual([]);
+      const again = await open(dir, { threads: false });
+      try {
+        for (const s of streams) expect((await again.scanStream(s, 0, 1000, { count: 100 })).events.length).toBe(10);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
