@@ -154,6 +154,7 @@ describe('connection and server commands', () => {
     for (const section of ['# Server', '# Clients', '# Stats', '# Persistence', '# Keyspace', '# Cache']) expect(info).toContain(section);
     expect(info).toMatch(/connected_clients:\d+\r\n/);
     expect(info).toMatch(/total_commands_processed:\d+\r\n/);
+    expect(info).toMatch(/group_commit_rounds:\d+\r\ncommit_log_rounds:\d+\r\ncommit_log_checkpoints:\d+\r\ngroup_commit_fdatasyncs:\d+\r\n/);
     expect(info).toMatch(/escan_cache_hits:\d+\r\nescan_cache_misses:\d+\r\nescan_cache_memory_bytes:\d+\r\nescan_cache_max_bytes:\d+\r\nread_buffers_reused:\d+\r\nread_buffers_allocated:\d+\r\n/);
     expect(String(await send(c, 'INFO', 'clients'))).toMatch(/^# Clients\r\nconnected_clients:\d+\r\n/);
     const cache = (await send(c, 'INFO', 'CACHE')) as Obj;
