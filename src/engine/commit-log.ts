@@ -41,6 +41,8 @@ export class CommitLog {
   #otherFree = true;
   /** Bumped by every switch: a checkpoint started before the last switch cannot free the other file. */
   #switches = 0;
+  /** Bytes written by the last write, not synced yet. */
+  #written = 0;
   readonly #heads: Buffer[] = [];
   readonly #iov: Uint8Array[] = [];
 
@@ -117,10 +119,12 @@ export class CommitLog {
   }
 
   /**
-   * Appends the round's entries and fdatasyncs: the round is durable when this returns. Throws on failure (the
-   * caller stops the writer's buckets: a failed fdatasync is never retried). The round must fit (see fits).
+   * Writes the round's entries after the current file's last entry (the round must fit: see fits); {@link sync}
+   * then makes them durable. If the write fails, the position does not move and the next round writes over what it
+   * left. An entry of it that was written whole may still be replayed after a crash: the caller then makes that
+   * round durable in its segment files instead (GroupCommit), so replaying it changes nothing.
    */
-  append(entries: readonly LogEntry[]): void {
+  write(entries: readonly LogEntry[]): void {
     const iov = this.#iov;
     iov.length = 0;
     let bytes = 0;
@@ -131,10 +135,15 @@ export class CommitLog {
       bytes += LOG_ENTRY_HEAD_BYTES + entries[i].bytes.length;
     }
     if (this.#position + bytes > this.#fileBytes) throw new Error('commit log: the round does not fit');
-    const file = this.#files[this.#current];
-    file.writev(iov, this.#position);
-    file.datasync();
-    this.#position += bytes;
+    this.#files[this.#current].writev(iov, this.#position);
+    this.#written = bytes;
+  }
+
+  /** fdatasync of what {@link write} wrote: the round is durable once this returns. Throws on failure (final). */
+  sync(): void {
+    this.#files[this.#current].datasync();
+    this.#position += this.#written;
+    this.#written = 0;
   }
 
   /**
@@ -144,10 +153,13 @@ export class CommitLog {
    */
   switchFiles(): number {
     if (!this.#otherFree) throw new Error('commit log: the other file still holds entries that are not checkpointed');
-    this.#current ^= 1;
+    // The header first: if its write fails nothing changes (the other file's old entries are all checkpointed).
+    const next = this.#current ^ 1;
+    this.#files[next].write(encodeLogHeader(this.#epoch + 1), 0);
+    this.#current = next;
     this.#epoch++;
     this.#position = LOG_HEADER_BYTES;
-    this.#files[this.#current].write(encodeLogHeader(this.#epoch), 0);
+    this.#written = 0;
     this.#otherFree = false;
     return ++this.#switches;
   }

@@ -18,7 +18,8 @@
  * Failures. A failed fdatasync is never retried: the kernel may have dropped the pages it could not write. The log
  * holds every bucket's acknowledged rounds, so any failed sync, of the log, of a segment file in a round or in a
  * checkpoint, stops all of the worker's buckets (they refuse writes until the database is reopened, which replays
- * the log). A failed write of a batch only fails that batch (BucketWriter rolls it back).
+ * the log). A failed write of a batch only fails that batch (BucketWriter rolls it back). A failed write of the log
+ * (a full disk where overwrites allocate) sends the round to its segment files instead.
  */
 import type { Logger } from 'pino';
 import { datasyncFailure, startDatasync, type FileHandle, type FileIo } from '../../native-free-io/file-io.ts';
@@ -47,6 +48,9 @@ export interface GroupCommitStats {
   /** fdatasync calls made: of the log, of segment files in direct rounds and in checkpoints. */
   datasyncs: number;
 }
+
+/** Thrown inside #logRound when a write of the log fails (not a sync): the round goes to its segment files. */
+const LOG_NOT_WRITTEN = Symbol('the commit log could not be written');
 
 export function sumGroupCommitStats(all: readonly GroupCommitStats[]): GroupCommitStats {
   const sum: GroupCommitStats = { rounds: 0, loggedRounds: 0, directRounds: 0, checkpoints: 0, inlineCheckpoints: 0, datasyncs: 0 };
@@ -98,9 +102,9 @@ export class GroupCommit {
     }
     this.stats.rounds++;
     const log = this.#o.log;
-    if (toSync > 1 && log !== undefined && CommitLog.roundBytes(entries) <= log.roundBytesMax) {
+    const failure = toSync > 1 && log !== undefined && CommitLog.roundBytes(entries) <= log.roundBytesMax ? this.#logRound(log, entries) : undefined;
+    if (failure !== undefined) {
       this.stats.loggedRounds++;
-      const failure = this.#logRound(log, entries);
       if (failure !== null) for (let i = 0; i < handles.length; i++) if (handles[i] !== undefined) errors[i] = failure;
     } else if (toSync > 0) {
       this.stats.directRounds++;
@@ -120,31 +124,44 @@ export class GroupCommit {
     return outcomes;
   }
 
-  /** Appends the round to the log (switching files first when it is full): null once durable, else the failure. */
-  #logRound(log: CommitLog, entries: readonly LogEntry[]): Error | null {
+  /**
+   * Appends the round to the log, switching files first when the current one is full. Returns null once the round
+   * is durable, the failure of a sync (every bucket then stops), or undefined when the log could not be written (a
+   * full disk on a file system that allocates on overwrite): the caller then syncs the round's segment files.
+   */
+  #logRound(log: CommitLog, entries: readonly LogEntry[]): Error | null | undefined {
     try {
-      if (!log.fits(CommitLog.roundBytes(entries))) this.#switch(log);
+      if (!log.fits(CommitLog.roundBytes(entries))) {
+        if (!log.otherFree) {
+          // The checkpoint of the other file has not finished: make every segment file durable here.
+          this.stats.inlineCheckpoints++;
+          for (const w of this.#o.writers) {
+            this.stats.datasyncs++;
+            w.syncData();
+          }
+          log.allCheckpointed();
+        }
+        this.#startCheckpoint(log, this.#unlessWriteFails(() => log.switchFiles()));
+      }
+      this.#unlessWriteFails(() => log.write(entries));
       this.stats.datasyncs++;
-      log.append(entries);
+      log.sync();
       return null;
     } catch (err) {
-      this.#stop(err as Error, 'the commit log could not be written or synced');
+      if (err === LOG_NOT_WRITTEN) return undefined;
+      this.#stop(err as Error, 'an fdatasync of the commit log or a segment file failed');
       return err as Error;
     }
   }
 
-  #switch(log: CommitLog): void {
-    if (!log.otherFree) {
-      // The checkpoint of the other file has not finished: make every segment file durable here.
-      this.stats.inlineCheckpoints++;
-      for (const w of this.#o.writers) {
-        this.stats.datasyncs++;
-        w.syncData();
-      }
-      log.allCheckpointed();
+  /** Runs a write of the log; if it throws, logs it and throws LOG_NOT_WRITTEN (nothing of the log changed). */
+  #unlessWriteFails<T>(write: () => T): T {
+    try {
+      return write();
+    } catch (err) {
+      this.#o.logger?.warn({ err: String(err) }, 'writing the commit log failed; the round syncs its segment files instead');
+      throw LOG_NOT_WRITTEN;
     }
-    const token = log.switchFiles();
-    this.#startCheckpoint(log, token);
   }
 
   /** Syncs every bucket's active segment file off this thread; once all succeed, the file left is free. */

@@ -8,11 +8,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DATA_FILE, openMeta, segmentFile } from '../../native-free-io/data-layout.ts';
+import { SEGMENT_HEADER_BYTES } from '../../native-free-io/segment-format.ts';
 import { encodeLogEntryHead, encodeLogHeader, LOG_ENTRY_HEAD_BYTES, LOG_HEADER_BYTES, readLogFile } from '../../native-free-io/commit-log-format.ts';
 import { seededRandom, SimulatedFileIo, simulatedFsError } from '../../native-free-io/simulated-file-io.ts';
 import { datasyncFailure, type FileHandle, type FileIo, type OpenMode } from '../../native-free-io/file-io.ts';
 import { BucketWriter, type TransactionRequest } from '../../src/engine/bucket-writer.ts';
-import { CommitLog, commitLogDir, replayCommitLogs } from '../../src/engine/commit-log.ts';
+import { CommitLog, commitLogDir, readCommitLogs, replayCommitLogs } from '../../src/engine/commit-log.ts';
 import { ExpectedKind } from '../../src/engine/expected-version.ts';
 import { GroupCommit } from '../../src/engine/group-commit.ts';
 import { generateEventId, generateTransactionId } from '../../src/ids/event-id.ts';
@@ -225,6 +226,37 @@ describe('GroupCommit with a commit log', () => {
     expect(versionsAfterReopen(cut)).toEqual([0, 0, -1]);
   });
 
+  it('a failed write of the log (a full disk) sends the round to its segment files; nothing stops, and the log goes on', () => {
+    const io = new SimulatedFileIo();
+    const { writers, group } = openStore(io, LOG_HEADER_BYTES + 8192);
+    round(writers, group, [0, 1, 2], 1, 300);
+    const batchBytes = writers[0].durableOffset - SEGMENT_HEADER_BYTES; // one event, as in every bucket's next batch
+    // The batches' segment writes fit; the log's write after them runs out of space half-way.
+    io.failWrites(3 * batchBytes + 200);
+    const outcomes = round(writers, group, [0, 1, 2], 1, 300).flat();
+    io.failWrites(Number.MAX_SAFE_INTEGER);
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+    expect(group.stats).toMatchObject({ loggedRounds: 1, directRounds: 1 });
+    for (const w of writers) expect(w.poisoned).toBeUndefined();
+    // Durable in the segment files: a power cut keeps both rounds without a replay, and with one.
+    const cut = io.clone();
+    expect(versionsAfterReopen(cut.snapshot())).toEqual([1, 1, 1]);
+    replayCommitLogs(cut, DIR);
+    expect(versionsAfterReopen(cut)).toEqual([1, 1, 1]);
+    // The next rounds go through the log again, over what the failed write left; one more fails (its log write, or
+    // the header of the file it switches to).
+    for (let r = 0; r < 6; r++) {
+      if (r === 3) io.failWrites(3 * 2 * batchBytes + 10);
+      expect(round(writers, group, [0, 1, 2], 2, 300).flat().every((o) => o.ok)).toBe(true);
+      io.failWrites(Number.MAX_SAFE_INTEGER);
+      const again = io.clone();
+      replayCommitLogs(again, DIR);
+      expect(versionsAfterReopen(again)).toEqual(Array(3).fill(3 + 2 * r));
+    }
+    expect(group.stats.loggedRounds).toBeGreaterThan(4);
+    for (const w of writers) w.close();
+  });
+
   it('a failed sync of a segment file, in a round of one bucket or in a checkpoint, stops every bucket', async () => {
     {
       const io = new SimulatedFileIo();
@@ -353,6 +385,20 @@ describe('sierradb verify with a commit log', () => {
 });
 
 describe('CommitLog', () => {
+  it('a switch whose header write fails changes nothing: the entries written after it still count', () => {
+    const io = new SimulatedFileIo();
+    const log = CommitLog.create(io, DIR, 0, LOG_HEADER_BYTES + 4096);
+    io.failWrites(10);
+    expect(() => log.switchFiles()).toThrow(/ENOSPC/);
+    io.failWrites(Number.MAX_SAFE_INTEGER);
+    expect(log.otherFree).toBe(true);
+    const entry = { bucketId: 2, segmentId: 7, offset: 100, bytes: Buffer.from('abc') };
+    log.write([entry]);
+    log.sync();
+    expect(readCommitLogs(io.clone(), DIR).logs.flatMap((l) => l.entries)).toEqual([entry]);
+    log.close(io, true);
+  });
+
   it('frees the file left by a switch only through the checkpoint started at that switch', () => {
     const io = new SimulatedFileIo();
     const log = CommitLog.create(io, DIR, 0, LOG_HEADER_BYTES + 4096);
