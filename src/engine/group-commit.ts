@@ -29,6 +29,7 @@ import type { BucketWriter } from './bucket-writer.ts';
 import { CommitLog } from './commit-log.ts';
 
 export interface GroupCommitOptions {
+  /** Opens the checkpoints' own handles on the segment files. */
   io: FileIo;
   /** Every bucket the worker owns. */
   writers: readonly BucketWriter[];
