@@ -20,4 +20,5 @@ export {
   type MultiAppendResult,
   type ScanPage,
 } from './database.ts';
+export type { GroupCommitStats } from './engine/group-commit.ts';
 export { NAMESPACE_PARTITION_KEY, partitionKeyForStream, partitionHash, formatUuid, parseUuid } from './ids/partition-key.ts';
