@@ -7,13 +7,14 @@
  *
  *   header: magic u32 | format u16 | 0 u16 | epoch u32 | crc32c u32 of the 12 bytes before it
  *   entry:  crc32c u32 of the rest of the entry | payload length u32 | epoch u32 | bucket u32 | segment u32 |
- *           offset u32 low, u32 high | payload: the records the entry's round wrote at `offset` of that segment
+ *           offset u64 | payload: the records the entry's round wrote at `offset` of that segment
  *
  * Files are reused from the start under a new epoch, so an entry counts only if its CRC holds and its epoch is
  * the header's: what follows a file's last entry is a torn write, zeros, or an older epoch's entries.
  */
 import { crc32c } from './crc32c.ts';
 import type { FileHandle } from './file-io.ts';
+import { readU64, writeU64 } from './u64.ts';
 
 export const LOG_HEADER_BYTES = 4096;
 export const LOG_ENTRY_HEAD_BYTES = 28;
@@ -52,8 +53,7 @@ export function encodeLogEntryHead(head: Buffer, entry: LogEntry, epoch: number)
   head.writeUInt32LE(epoch, 8);
   head.writeUInt32LE(entry.bucketId, 12);
   head.writeUInt32LE(entry.segmentId, 16);
-  head.writeUInt32LE(entry.offset % 2 ** 32, 20);
-  head.writeUInt32LE(Math.floor(entry.offset / 2 ** 32), 24);
+  writeU64(head, 20, entry.offset);
   head.writeUInt32LE(crc32c(entry.bytes, crc32c(head.subarray(4, LOG_ENTRY_HEAD_BYTES))), 0);
 }
 
@@ -77,7 +77,7 @@ export function readLogFile(handle: FileHandle): { epoch: number; entries: LogEn
     entries.push({
       bucketId: head.readUInt32LE(12),
       segmentId: head.readUInt32LE(16),
-      offset: head.readUInt32LE(20) + head.readUInt32LE(24) * 2 ** 32,
+      offset: readU64(head, 20),
       bytes,
     });
     at += LOG_ENTRY_HEAD_BYTES + length;

@@ -103,7 +103,8 @@ export class GroupCommit {
     }
     this.stats.rounds++;
     const log = this.#o.log;
-    const failure = toSync > 1 && log !== undefined && CommitLog.roundBytes(entries) <= log.roundBytesMax ? this.#logRound(log, entries) : undefined;
+    const roundBytes = CommitLog.roundBytes(entries);
+    const failure = toSync > 1 && log !== undefined && roundBytes <= log.roundBytesMax ? this.#logRound(log, entries, roundBytes) : undefined;
     if (failure !== undefined) {
       this.stats.loggedRounds++;
       if (failure !== null) for (let i = 0; i < handles.length; i++) if (handles[i] !== undefined) errors[i] = failure;
@@ -130,9 +131,9 @@ export class GroupCommit {
    * is durable, the failure of a sync (every bucket then stops), or undefined when the log could not be written (a
    * full disk on a file system that allocates on overwrite): the caller then syncs the round's segment files.
    */
-  #logRound(log: CommitLog, entries: readonly LogEntry[]): Error | null | undefined {
+  #logRound(log: CommitLog, entries: readonly LogEntry[], roundBytes: number): Error | null | undefined {
     try {
-      if (!log.fits(CommitLog.roundBytes(entries))) {
+      if (!log.fits(roundBytes)) {
         if (!log.otherFree) {
           // The checkpoint of the other file has not finished: make every segment file durable here.
           this.stats.inlineCheckpoints++;

@@ -4,17 +4,16 @@
  * it. `sierradb verify` checks through it, so that a round acknowledged through the log but not yet in its segment
  * file (after a power cut) is not reported as damage; it never writes a data file itself.
  */
-import type { FileHandle, FileIo, OpenMode } from '../../native-free-io/file-io.ts';
+import { DelegatingFileIo, type FileHandle, type FileIo, type OpenMode } from '../../native-free-io/file-io.ts';
 import { DATA_FILE, segmentFile } from '../../native-free-io/data-layout.ts';
 import type { LogEntry } from '../../native-free-io/commit-log-format.ts';
 
-export class ReplayedFileIo implements FileIo {
-  readonly #io: FileIo;
+export class ReplayedFileIo extends DelegatingFileIo {
   /** Entries by the path of the data file they belong to, in replay order. */
   readonly #entries = new Map<string, LogEntry[]>();
 
   constructor(io: FileIo, dir: string, entries: readonly LogEntry[]) {
-    this.#io = io;
+    super(io);
     for (const e of entries) {
       const p = segmentFile(dir, e.bucketId, e.segmentId, DATA_FILE);
       let list = this.#entries.get(p);
@@ -23,13 +22,13 @@ export class ReplayedFileIo implements FileIo {
     }
   }
 
-  open(filePath: string, mode: OpenMode): FileHandle {
-    const handle = this.#io.open(filePath, mode);
+  override open(filePath: string, mode: OpenMode): FileHandle {
+    const handle = this.inner.open(filePath, mode);
     const entries = this.#entries.get(filePath);
     if (entries === undefined) return handle;
     if (mode !== 'read') {
       handle.close();
-      throw new Error(`${filePath} is seen through its commit log entries: read only`);
+      readOnly(filePath);
     }
     return {
       path: handle.path,
@@ -50,25 +49,6 @@ export class ReplayedFileIo implements FileIo {
       datasync: () => readOnly(filePath),
       truncate: () => readOnly(filePath),
     };
-  }
-
-  exists(filePath: string): boolean {
-    return this.#io.exists(filePath);
-  }
-  rename(from: string, to: string): void {
-    this.#io.rename(from, to);
-  }
-  unlink(filePath: string): void {
-    this.#io.unlink(filePath);
-  }
-  mkdirp(dirPath: string): void {
-    this.#io.mkdirp(dirPath);
-  }
-  readdir(dirPath: string): string[] {
-    return this.#io.readdir(dirPath);
-  }
-  syncDir(dirPath: string): void {
-    this.#io.syncDir(dirPath);
   }
 }
 
