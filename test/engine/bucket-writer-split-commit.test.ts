@@ -10,9 +10,7 @@ import { nodeFileIo, startDatasync, type FileHandle } from '../../native-free-io
 import { DATA_FILE, segmentFile } from '../../native-free-io/data-layout.ts';
 import { SimulatedFileIo, simulatedFsError } from '../../native-free-io/simulated-file-io.ts';
 import { BucketWriter, type TransactionRequest } from '../../src/engine/bucket-writer.ts';
-import { ExpectedKind } from '../../src/engine/expected-version.ts';
-import { generateEventId, generateTransactionId } from '../../src/ids/event-id.ts';
-import { bucketIdForPartition, partitionHash, partitionIdForKey, partitionKeyForStream } from '../../src/ids/partition-key.ts';
+import { singleEventTransaction, streamOfBucket } from '../helpers/bucket-transactions.ts';
 
 const DIR = '/db';
 const BUCKETS = 2;
@@ -22,37 +20,9 @@ function openWriter(io: SimulatedFileIo, bucketId: number): BucketWriter {
   return BucketWriter.open({ io, dir: DIR, bucketId, partitionCount: PARTITIONS, bucketCount: BUCKETS, segmentSizeBytes: 1 << 20, streamCacheEntries: 64 });
 }
 
-/** A stream id of bucket `bucketId` (the partition comes from the stream's partition key, as in the database). */
-function streamOf(bucketId: number, name: string): string {
-  for (let i = 0; ; i++) {
-    const id = `${name}-${i}`;
-    if (bucketIdForPartition(partitionIdForKey(partitionKeyForStream(id), PARTITIONS), BUCKETS) === bucketId) return id;
-  }
-}
-const A = streamOf(0, 'a');
-const B = streamOf(1, 'b');
-
-function transaction(streamId: string, payload: string): TransactionRequest {
-  const partitionKey = partitionKeyForStream(streamId);
-  const eventId = generateEventId(partitionHash(partitionKey));
-  return {
-    partitionKey,
-    partitionId: partitionIdForKey(partitionKey, PARTITIONS),
-    transactionId: generateTransactionId(1),
-    events: [
-      {
-        eventId,
-        streamId: Buffer.from(streamId),
-        eventName: Buffer.from('E'),
-        expectedKind: ExpectedKind.any,
-        expectedVersion: 0,
-        timestampMs: 1_700_000_000_000,
-        metadata: new Uint8Array(0),
-        payload: Buffer.from(payload),
-      },
-    ],
-  };
-}
+const A = streamOfBucket(0, 'a', BUCKETS, PARTITIONS);
+const B = streamOfBucket(1, 'b', BUCKETS, PARTITIONS);
+const transaction = (streamId: string, payload: string): TransactionRequest => singleEventTransaction(streamId, payload, PARTITIONS);
 
 /** Starts every handle's sync at once, as the worker does; resolves with their outcomes in order. */
 function syncAll(handles: FileHandle[]): Promise<(Error | null)[]> {

@@ -11,15 +11,13 @@ import { DATA_FILE, openMeta, segmentFile } from '../../native-free-io/data-layo
 import { SEGMENT_HEADER_BYTES } from '../../native-free-io/segment-format.ts';
 import { encodeLogEntryHead, encodeLogHeader, LOG_ENTRY_HEAD_BYTES, LOG_HEADER_BYTES, readLogFile } from '../../native-free-io/commit-log-format.ts';
 import { seededRandom, SimulatedFileIo, simulatedFsError } from '../../native-free-io/simulated-file-io.ts';
-import { datasyncFailure, type FileHandle, type FileIo, type OpenMode } from '../../native-free-io/file-io.ts';
+import { datasyncFailure, DelegatingFileIo, type FileHandle, type FileIo, type OpenMode } from '../../native-free-io/file-io.ts';
 import { BucketWriter, type TransactionRequest } from '../../src/engine/bucket-writer.ts';
 import { CommitLog, commitLogDir, readCommitLogs, replayCommitLogs } from '../../src/engine/commit-log.ts';
-import { ExpectedKind } from '../../src/engine/expected-version.ts';
 import { GroupCommit } from '../../src/engine/group-commit.ts';
-import { generateEventId, generateTransactionId } from '../../src/ids/event-id.ts';
 import { verify } from '../../src/tools/verify.ts';
 import { open } from '../../src/database.ts';
-import { bucketIdForPartition, partitionHash, partitionIdForKey, partitionKeyForStream } from '../../src/ids/partition-key.ts';
+import { singleEventTransaction, streamOfBucket } from '../helpers/bucket-transactions.ts';
 
 const DIR = '/db';
 const BUCKETS = 3;
@@ -36,41 +34,31 @@ function openWriters(io: SimulatedFileIo, segmentSizeBytes = SEGMENT_BYTES): Buc
  * The simulated disk, with off-thread fdatasyncs that run when the test says (`runSyncs`): a checkpoint started by
  * a round is then still in flight at the next rounds, as on a real disk, instead of done at once.
  */
-class DeferredSyncIo implements FileIo {
-  readonly #io: SimulatedFileIo;
+class DeferredSyncIo extends DelegatingFileIo {
   readonly #queued: (() => void)[] = [];
-  constructor(io: SimulatedFileIo) {
-    this.#io = io;
-  }
-  open(filePath: string, mode: OpenMode): FileHandle {
-    const handle = this.#io.open(filePath, mode);
+
+  override open(filePath: string, mode: OpenMode): FileHandle {
+    const h = this.inner.open(filePath, mode);
     const queued = this.#queued;
-    return Object.assign(Object.create(Object.getPrototypeOf(handle)) as FileHandle, handle, {
-      path: handle.path,
-      write: handle.write.bind(handle),
-      writev: handle.writev.bind(handle),
-      read: handle.read.bind(handle),
-      datasync: handle.datasync.bind(handle),
-      truncate: handle.truncate.bind(handle),
-      size: handle.size.bind(handle),
-      close: handle.close.bind(handle),
-      datasyncAsync(done: (err: Error | null) => void): void {
-        queued.push(() => done(datasyncFailure(handle)));
-      },
-    });
+    return {
+      path: h.path,
+      write: (d, p) => h.write(d, p),
+      writev: (b, p) => h.writev(b, p),
+      read: (t, o, l, p) => h.read(t, o, l, p),
+      datasync: () => h.datasync(),
+      datasyncAsync: (done) => queued.push(() => done(datasyncFailure(h))),
+      truncate: (n) => h.truncate(n),
+      size: () => h.size(),
+      close: () => h.close(),
+    };
   }
+
   /** Runs every queued sync, in order, with its callback. */
   runSyncs(): number {
     const n = this.#queued.length;
     for (const run of this.#queued.splice(0)) run();
     return n;
   }
-  exists = (p: string): boolean => this.#io.exists(p);
-  rename = (a: string, b: string): void => this.#io.rename(a, b);
-  unlink = (p: string): void => this.#io.unlink(p);
-  mkdirp = (p: string): void => this.#io.mkdirp(p);
-  readdir = (p: string): string[] => this.#io.readdir(p);
-  syncDir = (p: string): void => this.#io.syncDir(p);
 }
 
 /** A store of BUCKETS buckets whose rounds go through a commit log of `logFileBytes` per file. */
@@ -80,35 +68,8 @@ function openStore(io: SimulatedFileIo, logFileBytes = 64 << 10, segmentSizeByte
   return { writers, group: new GroupCommit({ io: groupIo, writers, log }) };
 }
 
-/** A stream id of bucket `bucketId`. */
-function streamOf(bucketId: number, name: string): string {
-  for (let i = 0; ; i++) {
-    const id = `${name}-${i}`;
-    if (bucketIdForPartition(partitionIdForKey(partitionKeyForStream(id), PARTITIONS), BUCKETS) === bucketId) return id;
-  }
-}
-const STREAMS = Array.from({ length: BUCKETS }, (_, b) => streamOf(b, `s${b}`));
-
-function transaction(streamId: string, payload: string): TransactionRequest {
-  const partitionKey = partitionKeyForStream(streamId);
-  return {
-    partitionKey,
-    partitionId: partitionIdForKey(partitionKey, PARTITIONS),
-    transactionId: generateTransactionId(1),
-    events: [
-      {
-        eventId: generateEventId(partitionHash(partitionKey)),
-        streamId: Buffer.from(streamId),
-        eventName: Buffer.from('E'),
-        expectedKind: ExpectedKind.any,
-        expectedVersion: 0,
-        timestampMs: 1_700_000_000_000,
-        metadata: new Uint8Array(0),
-        payload: Buffer.from(payload),
-      },
-    ],
-  };
-}
+const STREAMS = Array.from({ length: BUCKETS }, (_, b) => streamOfBucket(b, `s${b}`, BUCKETS, PARTITIONS));
+const transaction = (streamId: string, payload: string): TransactionRequest => singleEventTransaction(streamId, payload, PARTITIONS);
 
 /** Stages `perBucket` events on each listed bucket's stream and commits them as one round; returns the outcomes. */
 function round(writers: BucketWriter[], group: GroupCommit, buckets: number[], perBucket: number, payloadBytes: number) {
