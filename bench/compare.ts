@@ -159,6 +159,11 @@ function fromLoad(system: SystemId, workload: string, s: LoadSummary): Measureme
   };
 }
 
+/** The median run by rate: of an even count, the lower of the two middle runs. */
+function medianRun<T extends { eventsPerSecond: number }>(runs: readonly T[]): T {
+  return [...runs].sort((a, b) => a.eventsPerSecond - b.eventsPerSecond)[(runs.length - 1) >> 1];
+}
+
 /**
  * Runs `once` for each system in `rounds` turns (all systems, then all again), then keeps each system's median run
  * of `workload` in place of its runs, with every run's rate in its detail.
@@ -169,8 +174,7 @@ async function inRounds(workload: string, systemsToRun: SystemId[], once: (s: Sy
   for (const s of systemsToRun) {
     const runs = measurements.filter((m) => m.system === s && m.workload === workload);
     if (runs.length === 0) continue;
-    const sorted = [...runs].sort((a, b) => a.eventsPerSecond - b.eventsPerSecond);
-    const median = sorted[(sorted.length - 1) >> 1]; // the lower of the two middle runs for an even count
+    const median = medianRun(runs);
     for (const m of runs) measurements.splice(measurements.indexOf(m), 1);
     const rates = runs.map((m) => m.eventsPerSecond);
     measurements.push({ ...median, detail: { median: median.detail, runs: rates } });
@@ -515,7 +519,7 @@ async function catchUp(start: () => Promise<RunningServer>): Promise<void> {
         passes.push(p);
       }
       const rates = passes.map((p) => p.eventsPerSecond);
-      const r = [...passes].sort((a, b) => a.eventsPerSecond - b.eventsPerSecond)[(passes.length - 1) >> 1];
+      const r = medianRun(passes);
       if (cold !== undefined) say(`  (the untimed first pass: ${fmt(Math.round(cold.eventsPerSecond))} events/s, first event after ${cold.firstEventMs.toFixed(2)} ms)`);
       if (passes.length > 1) say(`  (timed passes: ${rates.map((x) => fmt(Math.round(x))).join(', ')} events/s; the median counts)`);
       record({
@@ -707,7 +711,7 @@ if (scaleResult !== undefined) {
   ratios.push({ name: `scale, ${scaleWorkload}`, ours: undefined, peer: undefined, peerName: '', ratio: undefined, target: undefined, status: 'n/a' });
 }
 
-say(`\n## Ratios (ours ÷ peer, events/s), one run on one machine${rounds > 1 ? `; redis-benchmark and scans: medians of ${rounds} rounds` : ''}`);
+say(`\n## Ratios (ours ÷ peer, events/s), one run on one machine${rounds > 1 ? `; redis-benchmark, scans and catch-up: medians of ${rounds} rounds or passes` : ''}`);
 const header = `${'measure'.padEnd(62)} ${'ours'.padStart(11)} ${'peer'.padStart(11)} ${'ratio'.padStart(8)} ${'target'.padStart(12)}  status`;
 say(header);
 say('-'.repeat(header.length));
